@@ -1,0 +1,39 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    const dismiss = event.target.closest("[data-dismiss]");
+    if (dismiss) {
+      dismiss.closest(".notice").remove();
+    }
+    const copy = event.target.closest("[data-copy]");
+    if (copy && copy.select) {
+      copy.select();
+      if (navigator.clipboard) navigator.clipboard.writeText(copy.value);
+    }
+  });
+  // Confirm before destructive actions: forms carry data-confirm="question".
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+  // htmx: show server error messages instead of failing silently.
+  document.addEventListener("htmx:responseError", function (event) {
+    const box = document.getElementById("notices");
+    if (!box) return;
+    const notice = document.createElement("div");
+    notice.className = "notice notice-error";
+    notice.setAttribute("role", "alert");
+    const text = document.createElement("span");
+    const body = (event.detail.xhr.responseText || "").trim();
+    text.textContent = body && body.length < 300 && !body.startsWith("<") ? body : "The request failed (" + event.detail.xhr.status + "). Nothing was changed.";
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "dismiss"; button.textContent = "×";
+    button.setAttribute("data-dismiss", ""); button.setAttribute("aria-label", "Dismiss");
+    notice.append(text, button);
+    box.append(notice);
+  });
+})();

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+
+from viggle_web.accounts.models import User
+
+
+class MemberCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField()
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.MEMBER)
+    password = forms.CharField(
+        widget=forms.PasswordInput,
+        required=False,
+        help_text="Leave empty to get a one-time set-password link to send to the member.",
+    )
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        User.username_validator(username)
+        return username
+
+    def clean(self) -> dict:
+        data = super().clean()
+        password = data.get("password")
+        if password:
+            validate_password(password, User(username=data.get("username", "")))
+        return data
+
+
+class MemberUpdateForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=User.Role.choices)
+
+
+class MemberListFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=150)
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "All"), ("active", "Active"), ("inactive", "Deactivated")],
+    )
+    page = forms.IntegerField(required=False, min_value=1)

@@ -1,0 +1,89 @@
+"""Writes on members. Rules live here, not in views."""
+
+from __future__ import annotations
+
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from viggle_web.accounts.models import User
+
+
+@transaction.atomic
+def member_create(
+    *,
+    username: str,
+    email: str,
+    role: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """Add a member. Without a password the account gets an unusable one until the member
+    follows their one-time set-password link (see ``member_set_password_path``)."""
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "A member with that username already exists."})
+    user = User(
+        username=username,
+        email=email,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def member_set_password_path(*, user: User) -> str:
+    """A one-time link: the token is invalidated once the password changes (Django's
+    password-reset token covers the password hash and last login)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return reverse("members:set_password", kwargs={"uidb64": uid, "token": token})
+
+
+def _active_admin_count(exclude: User) -> int:
+    admins = Q(role=User.Role.ADMIN) | Q(is_superuser=True)
+    return User.objects.filter(admins, is_active=True).exclude(pk=exclude.pk).count()
+
+
+@transaction.atomic
+def member_update(*, actor: User, user: User, role: str, email: str) -> User:
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if role not in User.Role.values:
+        raise ValidationError({"role": "Choose admin or member."})
+    if user.role == User.Role.ADMIN and role != User.Role.ADMIN:
+        if user.is_superuser:
+            raise ValidationError({"role": "A superuser always keeps the admin role."})
+        if _active_admin_count(exclude=user) == 0:
+            raise ValidationError({"role": "The team needs at least one active admin."})
+    user.role = role
+    user.email = email
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["role", "email"])
+    return user
+
+
+@transaction.atomic
+def member_set_active(*, actor: User, user: User, active: bool) -> User:
+    """Deactivate or reactivate. A deactivated member cannot log in and their open sessions stop
+    working at once (Django's ModelBackend refuses inactive users on every request); their
+    jobs, assets and usage history stay."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not active:
+        if user.pk == actor.pk:
+            raise ValidationError("You cannot deactivate yourself.")
+        if user.is_admin and _active_admin_count(exclude=user) == 0:
+            raise ValidationError("The team needs at least one active admin.")
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    return user

@@ -1,0 +1,258 @@
+"""Django settings for Viggle Studio, read from the environment only (see .env.example).
+
+A bad or missing required value stops start-up with one ImproperlyConfigured message that names
+the variable. Development (DEBUG=true) falls back to SQLite and the local Viggle simulator;
+production (DEBUG=false) must be given a SECRET_KEY and a real VIGGLE_API_KEY.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from viggle_web.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_required,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+if DEBUG:
+    SECRET_KEY = env_str("SECRET_KEY") or "dev-only-insecure-key-do-not-use-in-production"
+else:
+    SECRET_KEY = env_required("SECRET_KEY", "production (DEBUG=false) needs a long random secret")
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long in production")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production, e.g. studio.example.com")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Viggle -----------------------------------------------------------------------------------
+# Development without a key talks to the project's own simulator (viggle_web.simulator).
+VIGGLE_SIMULATOR_ENABLED = env_bool("VIGGLE_SIMULATOR_ENABLED", DEBUG)
+if not DEBUG and VIGGLE_SIMULATOR_ENABLED:
+    raise ImproperlyConfigured(
+        "VIGGLE_SIMULATOR_ENABLED=true is for development only; unset it in production"
+    )
+VIGGLE_SIMULATOR_DEV_KEY = "sk-simulator-local-dev"  # noqa: S105 - not a secret: the simulator's
+VIGGLE_API_KEY = env_str("VIGGLE_API_KEY") or ""
+if not VIGGLE_API_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "VIGGLE_API_KEY must be set in production (DEBUG=false): the simulator is for "
+            "development only"
+        )
+    VIGGLE_API_KEY = VIGGLE_SIMULATOR_DEV_KEY
+VIGGLE_BASE_URL = (env_str("VIGGLE_BASE_URL") or "").rstrip("/")
+if not VIGGLE_BASE_URL:
+    VIGGLE_BASE_URL = "http://127.0.0.1:8001" if DEBUG else "https://apis.viggle.ai"
+if not VIGGLE_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"VIGGLE_BASE_URL={VIGGLE_BASE_URL!r} must start with https://")
+VIGGLE_TIMEOUT_SECONDS = env_float("VIGGLE_TIMEOUT_SECONDS", 30.0, minimum=1.0)
+VIGGLE_UPLOAD_TIMEOUT_SECONDS = env_float("VIGGLE_UPLOAD_TIMEOUT_SECONDS", 600.0, minimum=1.0)
+VIGGLE_MAX_RETRIES = env_int("VIGGLE_MAX_RETRIES", 4, minimum=0)
+# Keys the simulator accepts (comma separated); the dev key always works.
+VIGGLE_SIMULATOR_KEYS = env_list("VIGGLE_SIMULATOR_KEYS", [VIGGLE_SIMULATOR_DEV_KEY])
+VIGGLE_SIMULATOR_SPEED = env_float("VIGGLE_SIMULATOR_SPEED", 1.0, minimum=0.001)
+VIGGLE_SIMULATOR_CREDITS = env_int("VIGGLE_SIMULATOR_CREDITS", 10_000, minimum=0)
+# Server-side fetches of member-supplied URLs refuse private/loopback/link-local addresses unless
+# this is on (development and tests, where the simulator itself lives on loopback).
+ALLOW_PRIVATE_FETCH = env_bool("ALLOW_PRIVATE_FETCH", DEBUG)
+
+# --- Applications ------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "viggle_web.core",
+    "viggle_web.accounts",
+    "viggle_web.viggle",
+    "viggle_web.simulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "viggle_web.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "viggle_web.wsgi.application"
+ASGI_APPLICATION = "viggle_web.asgi.application"
+
+# --- Database ----------------------------------------------------------------------------------
+_default_db = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+_database_url = env_str("DATABASE_URL") or _default_db
+try:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+except Exception as exc:  # dj_database_url raises several types for a malformed URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # WAL and IMMEDIATE transactions let web, worker and simulator share one SQLite file.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE") or "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media --------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "var" / "media")
+STORAGE_BACKEND = env_choice("STORAGE_BACKEND", "local", ("local", "s3"))
+if STORAGE_BACKEND == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_required("AWS_STORAGE_BUCKET_NAME", "STORAGE_BACKEND=s3 needs it"),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            # Files are never public: every download goes through a permission-checked view.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+# Uploads larger than this go to a temp file, so a 500 MB video never sits in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 500 * 1024 * 1024, minimum=1)
+
+# --- Background work (django-q2) ---------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL") or ""
+Q_TIMEOUT = env_int("Q_TIMEOUT", 300, minimum=10)
+Q_RETRY = env_int("Q_RETRY", Q_TIMEOUT + 60, minimum=11)
+if Q_RETRY <= Q_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"Q_RETRY ({Q_RETRY}) must be greater than Q_TIMEOUT ({Q_TIMEOUT}), or django-q2 "
+        "runs a slow task twice"
+    )
+Q_CLUSTER: dict = {
+    "name": env_str("Q_CLUSTER_NAME") or "viggle",
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,
+    "max_attempts": 3,
+    "queue_limit": 50,
+    "bulk": 10,
+    "poll": env_float("Q_POLL", 0.5, minimum=0.05),
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Background tasks",
+    "sync": env_bool("Q_SYNC", False),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Security ----------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if env_bool("BEHIND_TLS_PROXY", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# --- Logging -----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
+}

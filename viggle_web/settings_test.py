@@ -1,0 +1,23 @@
+"""Settings for the test suite: the real settings module, fed test environment defaults.
+
+Only defaults are set here (an explicit environment still wins), so the test command's
+DATABASE_URL (the throwaway Postgres) is what the suite runs on.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-000")
+os.environ.setdefault("VIGGLE_SIMULATOR_ENABLED", "true")
+os.environ.setdefault("ALLOW_PRIVATE_FETCH", "true")
+os.environ.setdefault("VIGGLE_SIMULATOR_SPEED", "20")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="viggle-test-media-"))
+
+from viggle_web.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}

@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from viggle_web.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("members/", include("viggle_web.accounts.urls")),
+]
+
+if settings.VIGGLE_SIMULATOR_ENABLED:
+    # The local Viggle stand-in, development and tests only (settings refuse it in production).
+    urlpatterns += [path("_sim/", include("viggle_web.simulator.urls"))]
+
+handler403 = "viggle_web.core.views.error_403"
+handler404 = "viggle_web.core.views.error_404"
+handler500 = "viggle_web.core.views.error_500"
