@@ -86,6 +86,9 @@ INSTALLED_APPS = [
     "viggle_web.accounts",
     "viggle_web.viggle",
     "viggle_web.simulator",
+    "viggle_web.assets",
+    "viggle_web.renders",
+    "viggle_web.usage",
 ]
 
 MIDDLEWARE = [

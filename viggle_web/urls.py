@@ -14,6 +14,9 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("members/", include("viggle_web.accounts.urls")),
+    path("gallery/", include("viggle_web.assets.urls")),
+    path("renders/", include("viggle_web.renders.urls")),
+    path("usage/", include("viggle_web.usage.urls")),
 ]
 
 if settings.VIGGLE_SIMULATOR_ENABLED:

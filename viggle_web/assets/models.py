@@ -1,0 +1,149 @@
+"""The shared gallery: characters (images), motions (videos) and imported template scenes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def asset_upload_to(instance: Asset, filename: str) -> str:
+    # Content-addressed, so the name a member chose never reaches the file system.
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"assets/{instance.sha256[:2]}/{instance.sha256}.{ext[:5]}"
+
+
+def preview_upload_to(instance: Asset, filename: str) -> str:
+    return f"previews/{instance.sha256[:2]}/{instance.sha256}.jpg"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Asset(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Character image"
+        VIDEO = "video", "Motion video"
+        TEMPLATE = "template", "Template scene"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    original_filename = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to=asset_upload_to, max_length=255, blank=True)
+    preview = models.FileField(upload_to=preview_upload_to, max_length=255, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    # Null only for template imports, which have no file of ours.
+    sha256 = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    size_bytes = models.BigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assets"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    use_count = models.PositiveIntegerField(default=0)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="assets")
+    favourited_by = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="favourite_assets"
+    )
+    # Template imports: viggle.ai template id and the people in it (keys for character_mapping).
+    template_id = models.CharField(max_length=64, blank=True)
+    segments = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="asset_live_newest",
+                condition=Q(archived_at__isnull=True),
+            ),
+            models.Index(fields=["kind", "-created_at"], name="asset_kind_newest"),
+            models.Index(fields=["uploaded_by", "-created_at"], name="asset_owner_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    def character_id(self) -> str | None:
+        """The ready Viggle character made from this image, if any (serves both models)."""
+        for resource in self.viggle_resources.all():
+            if resource.kind == ViggleResource.Kind.CHARACTER and resource.is_ready:
+                return resource.upstream_id
+        return None
+
+    def scene_id(self, model: str) -> str | None:
+        """The ready Viggle scene for ``model`` made from this video or template, if any."""
+        for resource in self.viggle_resources.all():
+            if (
+                resource.kind == ViggleResource.Kind.SCENE
+                and resource.is_ready
+                and resource.model in (model, "")
+            ):
+                return resource.upstream_id
+        return None
+
+
+class ViggleResource(models.Model):
+    """A Viggle character (from an image) or scene (from a video, per model, or an imported
+    template) that later renders reuse. The upstream id never reaches a browser."""
+
+    class Kind(models.TextChoices):
+        CHARACTER = "character", "Character"
+        SCENE = "scene", "Scene"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        PROCESSING = "processing", "Preprocessing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="viggle_resources")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Scenes are bound to a model; characters serve both ("").
+    model = models.CharField(max_length=16, blank=True)
+    upstream_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error_message = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "kind", "model"], name="one_resource_per_asset_kind_model"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_poll_at"],
+                name="resource_due",
+                condition=Q(status__in=["pending", "processing"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of asset {self.asset_id} ({self.status})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY and bool(self.upstream_id)

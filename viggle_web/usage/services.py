@@ -1,0 +1,147 @@
+"""Writes on the credit ledger. Each transition is booked exactly once: the unique constraints on
+CreditEntry refuse a second booking, and these services turn that refusal into "already done"."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from viggle_web.accounts.models import User
+from viggle_web.usage.models import CreditEntry, OrgBudget
+from viggle_web.usage.selectors import budget_status
+
+
+class BudgetExceeded(Exception):
+    """Refused before any upstream call. ``message`` says what is left and when it resets."""
+
+    def __init__(self, message: str, *, remaining: int, resets_at: datetime) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remaining = remaining
+        self.resets_at = resets_at
+
+
+def credits_for(seconds: float, *, fast: bool) -> int:
+    """Viggle bills 1 credit per second of output (whole seconds, rounded up), 2 in fast mode."""
+    whole = max(1, math.ceil(round(seconds, 3))) if seconds > 0 else 0
+    return whole * (2 if fast else 1)
+
+
+def budget_enforce(*, user: User, credits: int) -> None:
+    """Raise BudgetExceeded when ``credits`` more would pass the member's or the organisation's
+    monthly cap. Must run inside the transaction that books the spend: it locks the member row and
+    the organisation budget row so concurrent submits are checked one after another."""
+    if credits <= 0:
+        return
+    User.objects.select_for_update().only("pk").get(pk=user.pk)
+    OrgBudget.load()
+    OrgBudget.objects.select_for_update().get(pk=1)
+    status = budget_status(user=user)
+    for scope in (status.member, status.org):
+        if scope.cap is not None and credits > scope.remaining:
+            who = "your" if scope is status.member else "the organisation's"
+            resets = timezone.localtime(status.resets_at).strftime("%-d %B %Y")
+            raise BudgetExceeded(
+                f"This needs {credits} credits but {who} monthly budget has only "
+                f"{scope.remaining} of {scope.cap} left. It resets on {resets}.",
+                remaining=scope.remaining,
+                resets_at=status.resets_at,
+            )
+
+
+def _book(**fields) -> tuple[CreditEntry, bool]:
+    """Insert one ledger entry; if the (subject, kind) was booked already, return that one."""
+    try:
+        with transaction.atomic():
+            return CreditEntry.objects.create(**fields), True
+    except IntegrityError:
+        existing = CreditEntry.objects.filter(
+            subject=fields["subject"], kind=fields["kind"]
+        ).first()
+        if existing is None:
+            # The other final kind (settle vs release) exists: this transition may not happen.
+            return (
+                CreditEntry.objects.filter(
+                    subject=fields["subject"],
+                    kind__in=[CreditEntry.Kind.SETTLE, CreditEntry.Kind.RELEASE],
+                ).get(),
+                False,
+            )
+        return existing, False
+
+
+@dataclass(frozen=True)
+class JobCharge:
+    """What the ledger needs to know of a render job (kept free of the renders app's model)."""
+
+    job_id: int
+    user: User
+    estimate: int
+    model: str
+    fast: bool
+
+
+def _mode(fast: bool) -> str:
+    return CreditEntry.Mode.FAST if fast else CreditEntry.Mode.NORMAL
+
+
+def credit_reserve(*, charge: JobCharge) -> CreditEntry:
+    entry, _ = _book(
+        user=charge.user,
+        kind=CreditEntry.Kind.RESERVE,
+        subject=f"job:{charge.job_id}",
+        job_id=charge.job_id,
+        credits=charge.estimate,
+        model=charge.model,
+        mode=_mode(charge.fast),
+    )
+    return entry
+
+
+def credit_settle(*, charge: JobCharge, output_seconds: float) -> tuple[CreditEntry, bool]:
+    """Turn the hold into the actual charge: books (actual - estimate) so the job's entries sum
+    to its actual cost. Returns (entry, created); a repeat returns the first booking."""
+    actual = credits_for(output_seconds, fast=charge.fast)
+    return _book(
+        user=charge.user,
+        kind=CreditEntry.Kind.SETTLE,
+        subject=f"job:{charge.job_id}",
+        job_id=charge.job_id,
+        credits=actual - charge.estimate,
+        output_seconds=output_seconds,
+        model=charge.model,
+        mode=_mode(charge.fast),
+        note=f"actual {actual} credits for {output_seconds:.2f}s",
+    )
+
+
+def credit_release(*, charge: JobCharge, reason: str) -> tuple[CreditEntry, bool]:
+    """Give the hold back (failed or cancelled render). Exactly once, and never after a settle."""
+    return _book(
+        user=charge.user,
+        kind=CreditEntry.Kind.RELEASE,
+        subject=f"job:{charge.job_id}",
+        job_id=charge.job_id,
+        credits=-charge.estimate,
+        model=charge.model,
+        mode=_mode(charge.fast),
+        note=reason[:200],
+    )
+
+
+def credit_charge_character(
+    *, user: User, subject: str, note: str = ""
+) -> tuple[CreditEntry, bool]:
+    """Book the 1 credit a character preprocess costs, to the member who asked for it.
+    Call budget_enforce first, in the same transaction."""
+    return _book(
+        user=user,
+        kind=CreditEntry.Kind.CHARACTER,
+        subject=subject,
+        credits=1,
+        note=note[:200],
+    )
