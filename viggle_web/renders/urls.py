@@ -1,5 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from viggle_web.renders import views
 
 app_name = "renders"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.job_list, name="list"),
+    path("new/", views.job_new, name="new"),
+    path("stream/", views.job_stream, name="stream"),
+    path("<str:public_id>/", views.job_detail, name="detail"),
+    path("<str:public_id>/cancel/", views.job_cancel, name="cancel"),
+    path("<str:public_id>/rerun/", views.job_rerun, name="rerun"),
+    path("<str:public_id>/delete-files/", views.job_delete_files, name="delete_files"),
+    path("<str:public_id>/download/", views.job_download, name="download"),
+]

@@ -15,3 +15,10 @@ def query_with(context: template.Context, **changes: object) -> str:
         else:
             query[key] = str(value)
     return query.urlencode()
+
+
+@register.filter
+def get_item(mapping: object, key: str) -> object:
+    """``{{ form.data|get_item:name }}``: look a key up in a dict or QueryDict."""
+    getter = getattr(mapping, "get", None)
+    return getter(key) if getter else None

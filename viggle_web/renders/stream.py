@@ -1,0 +1,177 @@
+"""Server-Sent Events for live job status.
+
+A page names the jobs it shows; the stream sends each job's freshly rendered fragment whenever
+the job changes, as an SSE event named ``job-<public_id>`` that htmx's SSE extension swaps in
+place. Catch-up: each event's id is the job's ``updated_at``; a reconnecting browser sends it back
+(Last-Event-ID, or the page's ``since``) and gets every change after it.
+
+Under ASGI (uvicorn, production) the stream is async and, on Postgres, woken by one shared
+``LISTEN`` connection per process; on SQLite, or under a WSGI test server, it polls ``updated_at``
+a few times a second (the query is a primary-key lookup of a handful of rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils.dateparse import parse_datetime
+
+from viggle_web.renders.models import RenderJob
+from viggle_web.renders.services import NOTIFY_CHANNEL
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+POLL_SECONDS = 0.25
+MAX_STREAM_SECONDS = 300.0  # the browser reconnects and catches up
+MAX_JOBS = 100
+
+Renderer = Callable[[RenderJob], str]
+
+
+def parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
+
+def format_event(job: RenderJob, html: str) -> str:
+    data = "\n".join(f"data: {line}" for line in html.strip().splitlines() or [""])
+    return f"id: {job.updated_at.isoformat()}\nevent: job-{job.public_id}\n{data}\n\n"
+
+
+class JobStream:
+    def __init__(self, *, public_ids: list[str], since: datetime | None, render: Renderer):
+        self.public_ids = public_ids[:MAX_JOBS]
+        self.since = since
+        self.render = render
+
+    def changed(self) -> list[str]:
+        """Events for the jobs changed since the last one sent (synchronous: ORM + templates)."""
+        jobs = RenderJob.objects.filter(public_id__in=self.public_ids).select_related(
+            "owner", "character", "motion"
+        )
+        if self.since is not None:
+            jobs = jobs.filter(updated_at__gt=self.since)
+        events = []
+        for job in jobs.order_by("updated_at"):
+            events.append(format_event(job, self.render(job)))
+            self.since = job.updated_at if self.since is None else max(self.since, job.updated_at)
+        return events
+
+    # --- WSGI (and tests' live server): a plain generator --------------------------------------
+
+    def iter_sync(self) -> Iterator[str]:
+        yield "retry: 1000\n\n"
+        started = last_beat = time.monotonic()
+        try:
+            while time.monotonic() - started < MAX_STREAM_SECONDS:
+                events = self.changed()
+                close_old_connections()
+                yield from events
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    yield ": ping\n\n"
+                time.sleep(POLL_SECONDS)
+        finally:
+            close_old_connections()
+
+    # --- ASGI: async, woken by LISTEN on Postgres ----------------------------------------------
+
+    async def iter_async(self) -> AsyncIterator[str]:
+        yield "retry: 1000\n\n"
+        wake = await _listener.subscribe() if _use_listen() else None
+        changed = sync_to_async(self._changed_closing, thread_sensitive=False)
+        started = last_beat = time.monotonic()
+        try:
+            for event in await changed():
+                yield event
+            while time.monotonic() - started < MAX_STREAM_SECONDS:
+                if wake is not None:
+                    try:
+                        await asyncio.wait_for(wake.wait(), timeout=HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        pass
+                    wake.clear()
+                else:
+                    await asyncio.sleep(POLL_SECONDS)
+                for event in await changed():
+                    yield event
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    yield ": ping\n\n"
+        finally:
+            if wake is not None:
+                _listener.unsubscribe(wake)
+
+    def _changed_closing(self) -> list[str]:
+        try:
+            return self.changed()
+        finally:
+            close_old_connections()
+
+
+def _use_listen() -> bool:
+    return connection.vendor == "postgresql"
+
+
+class _Listener:
+    """One LISTEN connection per process, fanned out to every open stream."""
+
+    def __init__(self) -> None:
+        self.waiters: set[asyncio.Event] = set()
+        self.task: asyncio.Task | None = None
+
+    async def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self.waiters.add(event)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self.waiters.discard(event)
+
+    async def _run(self) -> None:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        db = settings.DATABASES["default"]
+        conninfo = make_conninfo(
+            dbname=db.get("NAME") or "",
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            host=db.get("HOST") or None,
+            port=str(db.get("PORT") or "") or None,
+        )
+        while self.waiters:
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    # Wake everyone once on (re)connect: changes may have been missed.
+                    self._wake_all()
+                    async for _notify in conn.notifies():
+                        self._wake_all()
+                        if not self.waiters:
+                            return
+            except Exception:
+                logger.warning("LISTEN connection lost; reconnecting", exc_info=True)
+                self._wake_all()
+                await asyncio.sleep(1.0)
+
+    def _wake_all(self) -> None:
+        for event in list(self.waiters):
+            event.set()
+
+
+_listener = _Listener()

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from viggle_web.assets.models import Asset
+from viggle_web.renders import selectors, services
+from viggle_web.renders.forms import DownloadForm, JobFilterForm, RenderForm, StreamForm
+from viggle_web.renders.models import RenderJob
+from viggle_web.renders.stream import JobStream, parse_since
+from viggle_web.usage.selectors import budget_status
+from viggle_web.usage.services import BudgetExceeded
+
+PICKER_LIMIT = 300
+
+
+def _get_job_for_user(request: HttpRequest, public_id: str, *, write: bool = False) -> RenderJob:
+    """Renders are shared with the whole team for reading; changing one takes its owner or an
+    admin."""
+    job = get_object_or_404(
+        RenderJob.objects.select_related("owner", "character", "motion"), public_id=public_id
+    )
+    if write and job.owner_id != request.user.pk and not request.user.is_admin:
+        raise PermissionDenied("Only the member who started this render or an admin can do that.")
+    return job
+
+
+def _picker_assets(kind_filter: list[str], selected: Asset | None) -> list[Asset]:
+    assets = list(
+        Asset.objects.filter(kind__in=kind_filter, archived_at__isnull=True).order_by(
+            "-created_at"
+        )[:PICKER_LIMIT]
+    )
+    if selected is not None and selected not in assets:
+        assets.insert(0, selected)
+    return assets
+
+
+def _form_context(request: HttpRequest, form: RenderForm) -> dict:
+    def chosen(name: str) -> Asset | None:
+        value = form.data.get(name) if form.is_bound else form.initial.get(name)
+        if isinstance(value, Asset):
+            return value
+        try:
+            return Asset.objects.filter(pk=int(value)).first()
+        except (TypeError, ValueError):
+            return None
+
+    character, motion = chosen("character"), chosen("motion")
+    fast = (form.data.get("fast") in ("on", "true", "1")) if form.is_bound else False
+    estimate = services.render_estimate(motion=motion, fast=fast) if motion else None
+    return {
+        "form": form,
+        "characters": _picker_assets([Asset.Kind.IMAGE], character),
+        "motions": _picker_assets([Asset.Kind.VIDEO, Asset.Kind.TEMPLATE], motion),
+        "selected_character": character,
+        "selected_motion": motion,
+        "estimate": estimate,
+        "budget": budget_status(user=request.user),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def job_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = RenderForm(request.POST)
+    elif request.htmx:
+        # Live part of the form (estimate, template people) refreshed as options change.
+        form = RenderForm(request.GET)
+        form.is_valid()
+        return render(request, "renders/new.html#live", _form_context(request, form))
+    else:
+        initial = {}
+        for name in ("character", "motion"):
+            if request.GET.get(name, "").isdigit():
+                initial[name] = request.GET[name]
+        for name in ("model", "background_mode", "bg_color"):
+            if name in request.GET:
+                initial[name] = request.GET[name][:20]
+        form = RenderForm(initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = services.job_submit(
+                owner=request.user,
+                idempotency_key=data["idempotency_key"],
+                request=services.RenderRequest(
+                    character=data["character"],
+                    motion=data["motion"],
+                    model=data["model"],
+                    background_mode=data["background_mode"],
+                    bg_color=data["bg_color"],
+                    fast=data["fast"],
+                    character_mapping=form.mapping() or None,
+                ),
+            )
+        except BudgetExceeded as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Render started. This page updates by itself.")
+            return redirect("renders:detail", public_id=job.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "renders/new.html", _form_context(request, form), status=status)
+
+
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    filters = JobFilterForm(request.GET)
+    if not filters.is_valid():
+        return HttpResponseBadRequest(" ".join(m for e in filters.errors.values() for m in e))
+    data = filters.cleaned_data
+    jobs = selectors.job_list(
+        member=data["member"],
+        status=data["status"] or "",
+        asset_id=data["asset"],
+        date_from=data["date_from"],
+        date_to=data["date_to"],
+    )
+    page = Paginator(jobs, 25).get_page(data["page"] or 1)
+    active = [job.public_id for job in page.object_list if job.is_active]
+    return render(
+        request,
+        "renders/list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "active_ids": ",".join(active),
+            "since": timezone.now().isoformat(),
+        },
+    )
+
+
+@require_GET
+def job_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    job = _get_job_for_user(request, public_id)
+    return render(
+        request,
+        "renders/detail.html",
+        {"job": job, "since": timezone.now().isoformat(), "rerun_key": uuid.uuid4().hex},
+    )
+
+
+@require_POST
+def job_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    job = _get_job_for_user(request, public_id, write=True)
+    try:
+        services.job_cancel(job=job, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Render cancelled; its credits were released.")
+    return redirect("renders:detail", public_id=job.public_id)
+
+
+@require_POST
+def job_rerun(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Retry a failed job, or render again at normal speed (``fast=0``)."""
+    job = _get_job_for_user(request, public_id)
+    key = request.POST.get("idempotency_key", "")
+    if not (8 <= len(key) <= 80 and key.replace("-", "").replace("_", "").isalnum()):
+        return HttpResponseBadRequest("The form is damaged; reload the page.")
+    changes = {"fast": False} if request.POST.get("fast") == "0" else {}
+    try:
+        new = services.job_rerun(job=job, actor=request.user, idempotency_key=key, **changes)
+    except BudgetExceeded as exc:
+        messages.error(request, exc.message)
+        return redirect("renders:detail", public_id=job.public_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("renders:detail", public_id=job.public_id)
+    messages.success(request, "Render started again.")
+    return redirect("renders:detail", public_id=new.public_id)
+
+
+@require_POST
+def job_delete_files(request: HttpRequest, public_id: str) -> HttpResponse:
+    job = _get_job_for_user(request, public_id, write=True)
+    try:
+        services.job_delete_files(job=job, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The render's files were deleted; its record and usage stay.")
+    return redirect("renders:detail", public_id=job.public_id)
+
+
+@require_GET
+def job_download(request: HttpRequest, public_id: str) -> FileResponse:
+    job = _get_job_for_user(request, public_id)
+    form = DownloadForm(request.GET)
+    if not form.is_valid():
+        raise Http404("No such file.")
+    which = form.cleaned_data["file"]
+    field = getattr(job, which)
+    if not field:
+        raise Http404("This render has no such file (yet).")
+    filename = f"{job.public_id}-{which}.{'jpg' if which == 'poster' else 'mp4'}"
+    return FileResponse(
+        field.open("rb"),
+        as_attachment=request.GET.get("inline") != "1",
+        filename=filename,
+        content_type="image/jpeg" if which == "poster" else "video/mp4",
+    )
+
+
+def _renderer(request: HttpRequest, view: str):
+    template = "renders/detail.html#status" if view == "detail" else "renders/list.html#row"
+
+    def render_job(job: RenderJob) -> str:
+        return render_to_string(template, {"job": job, "streaming": True}, request=request)
+
+    return render_job
+
+
+@require_GET
+def job_stream(request: HttpRequest) -> StreamingHttpResponse:
+    form = StreamForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Bad stream parameters.")
+    since = parse_since(request.headers.get("Last-Event-ID")) or parse_since(
+        form.cleaned_data["since"]
+    )
+    stream = JobStream(
+        public_ids=form.job_ids(),
+        since=since,
+        render=_renderer(request, form.cleaned_data["view"] or "row"),
+    )
+    is_async = isinstance(request, ASGIRequest)
+    content = stream.iter_async() if is_async else stream.iter_sync()
+    response = StreamingHttpResponse(content, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
