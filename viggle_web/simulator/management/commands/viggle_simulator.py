@@ -1,0 +1,32 @@
+"""Serve only the Viggle simulator, at the root: base URL http://HOST:PORT (bin/run uses it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.core.servers.basehttp import run
+from django.core.wsgi import get_wsgi_application
+
+
+class Command(BaseCommand):
+    help = "Serve the local Viggle API simulator (development only) on its own port."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", type=int, default=8001)
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        if not settings.VIGGLE_SIMULATOR_ENABLED:
+            self.stderr.write("The simulator is off (VIGGLE_SIMULATOR_ENABLED=false).")
+            raise SystemExit(2)
+        # This process serves nothing else, so the simulator's routes become the root.
+        settings.ROOT_URLCONF = "viggle_web.simulator.root_urls"
+        if host not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host]
+        self.stdout.write(f"Viggle simulator on http://{host}:{port} (Ctrl-C stops it)")
+        self.stdout.flush()
+        # Django's threaded WSGI server: a thread per connection; Django spools uploads to temp
+        # files (FILE_UPLOAD_MAX_MEMORY_SIZE), so big videos never sit in memory.
+        run(host, port, get_wsgi_application(), ipv6=":" in host, threading=True)

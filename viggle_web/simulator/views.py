@@ -1,0 +1,875 @@
+"""The simulator's HTTP endpoints: the documented Viggle API, a public CDN and a test control.
+
+Every endpoint goes through `endpoint()`, which logs the call, applies fault knobs and checks
+the bearer key (except where the contract says no auth).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from functools import wraps
+from typing import IO, Any
+
+import httpx
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.db import transaction
+from django.db.models import F
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from viggle_web.simulator import engine, media
+from viggle_web.simulator.models import (
+    SimCall,
+    SimCharacter,
+    SimFault,
+    SimJob,
+    SimScene,
+)
+
+MAX_FILE_BYTES = 500 * 1024 * 1024
+MAX_VIDEO_SECONDS = 300.0
+MAX_SIDE = 4096
+MODELS = ("V4_Preview", "V3_Preview")
+BACKGROUND_MODES = {
+    "original": "original",
+    "inpaint": "original",
+    "solid": "solid",
+    "transparent": "transparent",
+}
+BG_COLOR_RE = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
+LEGACY_CODES = {
+    "CS-UORC01-006": "CS-ORAU-001",
+    "CS-UORC01-007": "CS-ORAU-002",
+    "CS-UORC01-008": "CS-ORCR-001",
+}
+ACTIONS = {
+    "CS-UORC01-001": "Retry with fast=false or wait",
+    "CS-UORC01-006": "Send Authorization: Bearer sk-...",
+    "CS-UORC01-007": "Check your API key",
+    "CS-UORC01-008": "Purchase more credits",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def bad(code: str, message: str) -> ApiError:
+    return ApiError(400, code, message)
+
+
+def error_response(status: int, code: str, message: str) -> JsonResponse:
+    if engine.get_state().error_style == "legacy":
+        return JsonResponse(
+            {"error_code": LEGACY_CODES.get(code, code), "message": message}, status=status
+        )
+    action = ACTIONS.get(code, "Check your request parameters")
+    return JsonResponse(
+        {"detail": {"error_code": code, "message": message, "action": action}}, status=status
+    )
+
+
+# --- the endpoint wrapper: calls log, faults, auth ---------------------------------------------
+
+
+def logical_path(request: HttpRequest) -> str:
+    """The request path as the API sees it (without the /_sim mount prefix)."""
+    mount = reverse("simulator:control")[: -len("control")]
+    path = request.path
+    return "/" + path[len(mount) :] if path.startswith(mount) else path
+
+
+def bearer_key(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    return header[7:].strip() or None
+
+
+def _pick_faults(request: HttpRequest, path: str, key: str | None) -> list[SimFault]:
+    fired: list[SimFault] = []
+    for fault in SimFault.objects.order_by("id"):
+        if fault.api_key and fault.api_key != key:
+            continue
+        if fault.path_prefix and not path.startswith(fault.path_prefix):
+            continue
+        if fault.method and fault.method.upper() != request.method:
+            continue
+        if fault.rate < 1.0 and random.random() >= fault.rate:
+            continue
+        if fault.remaining is not None:
+            taken = SimFault.objects.filter(pk=fault.pk, remaining__gt=0).update(
+                remaining=F("remaining") - 1
+            )
+            if not taken:
+                continue
+        fired.append(fault)
+        if fault.kind != SimFault.Kind.LATENCY:
+            break  # one failure per request; latencies add up before it
+    return fired
+
+
+def _fault_response(fault: SimFault) -> HttpResponse:
+    if fault.kind == SimFault.Kind.RATE_LIMIT:
+        response: HttpResponse = JsonResponse({"detail": "Rate limit exceeded"}, status=429)
+        if fault.retry_after is not None:
+            response["Retry-After"] = f"{fault.retry_after:g}"
+        return response
+    if fault.kind == SimFault.Kind.E502:
+        # What a gateway in front of the API sends: HTML, not JSON.
+        return HttpResponse(
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            status=502,
+            content_type="text/html",
+        )
+    status = int(fault.kind)
+    response = JsonResponse({"detail": "Internal Server Error"}, status=status)
+    if fault.retry_after is not None:
+        response["Retry-After"] = f"{fault.retry_after:g}"
+    return response
+
+
+def _body_of(response: HttpResponse) -> bytes:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    return response.content
+
+
+def _corrupt(response: HttpResponse, kind: str) -> HttpResponse:
+    body = _body_of(response)
+    broken = HttpResponse(body[: max(1, len(body) // 2)], status=response.status_code)
+    broken["Content-Type"] = response.get("Content-Type", "application/json")
+    if kind == SimFault.Kind.DROP:
+        # Promise the whole body, send half, close: the client sees a connection dropped
+        # mid-response (httpx: RemoteProtocolError).
+        broken["Content-Length"] = str(len(body) + 64)
+        broken["Connection"] = "close"
+    return broken
+
+
+def endpoint(*, methods: tuple[str, ...], auth: bool | Callable[[HttpRequest], bool] = True):
+    """Wrap a simulator API view: log, inject faults, check method and key, map ApiError."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @login_not_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            # Before anything touches request.POST: big files go to temp files in chunks, and
+            # a file over the limit is counted, not stored.
+            request.upload_handlers = [CappedUploadHandler(request)]
+            path = logical_path(request)
+            key = bearer_key(request)
+            valid = key is not None and key in settings.VIGGLE_SIMULATOR_KEYS
+            call = SimCall.objects.create(
+                method=request.method or "",
+                path=path,
+                authorized=valid,
+                has_auth_header="Authorization" in request.headers,
+            )
+            faults = _pick_faults(request, path, key)
+            for fault in faults:
+                if fault.kind == SimFault.Kind.LATENCY:
+                    time.sleep(fault.latency_ms / 1000)
+            failure = next((f for f in faults if f.kind != SimFault.Kind.LATENCY), None)
+            if failure is not None and failure.kind in ("500", "502", "503", "429"):
+                response = _fault_response(failure)
+            else:
+                response = _dispatch(view, request, methods, auth, key, valid, args, kwargs)
+                if failure is not None:
+                    response = _corrupt(response, failure.kind)
+            SimCall.objects.filter(pk=call.pk).update(
+                status=response.status_code, fault=failure.kind if failure else ""
+            )
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _dispatch(
+    view: Callable[..., HttpResponse],
+    request: HttpRequest,
+    methods: tuple[str, ...],
+    auth: bool | Callable[[HttpRequest], bool],
+    key: str | None,
+    valid: bool,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> HttpResponse:
+    needs_auth = auth(request) if callable(auth) else auth
+    if needs_auth and not valid:
+        if key is None:
+            if engine.get_state().error_style == "legacy":
+                return error_response(401, "CS-UORC01-006", "API key required")
+            return JsonResponse(
+                {"detail": "API key required. Use Authorization: Bearer sk-xxx"}, status=401
+            )
+        return error_response(401, "CS-UORC01-007", "Invalid or expired API key")
+    if request.method not in methods:
+        response = JsonResponse({"detail": "Method Not Allowed"}, status=405)
+        response["Allow"] = ", ".join(methods)
+        return response
+    try:
+        return view(request, *args, **kwargs)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+
+
+class CappedUploadHandler(TemporaryFileUploadHandler):
+    """Streams each uploaded file to a temp file; past 500 MB it only counts the bytes."""
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+        self.too_large = False
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        self.received += len(raw_data)
+        if self.received > MAX_FILE_BYTES:
+            self.too_large = True
+            return None
+        self.file.write(raw_data)
+        return None
+
+    def file_complete(self, file_size: int) -> Any:
+        self.file.seek(0)
+        self.file.size = self.received
+        self.file.too_large = self.too_large
+        return self.file
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def _field(request: HttpRequest, name: str) -> str | None:
+    value = request.POST.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _bool(request: HttpRequest, name: str) -> bool:
+    value = _field(request, name)
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise bad("CS-UORC01-002", f"{name} must be true or false")
+
+
+def _fetch(url: str, what: str) -> IO[bytes]:
+    """Download a URL input to a temp file (loopback allowed: this is a dev tool)."""
+    if not url.startswith(("http://", "https://")):
+        raise bad("CS-UORC01-002", f"{what} must be an http(s) URL")
+    out = tempfile.TemporaryFile()
+    size = 0
+    try:
+        with httpx.stream("GET", url, timeout=30.0, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise bad("CS-UORC01-002", f"Could not fetch {what}: HTTP {response.status_code}")
+            for chunk in response.iter_bytes(1024 * 1024):
+                size += len(chunk)
+                if size > MAX_FILE_BYTES:
+                    raise bad("CS-ORIV-005", "File larger than 500 MB")
+                out.write(chunk)
+    except httpx.HTTPError as exc:
+        out.close()
+        raise bad("CS-UORC01-002", f"Could not fetch {what}: {type(exc).__name__}")
+    except ApiError:
+        out.close()
+        raise
+    out.seek(0)
+    return out
+
+
+def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[bytes] | None:
+    upload = request.FILES.get(file_field)
+    url = _field(request, url_field)
+    if upload is not None and url:
+        raise bad("CS-UORC01-002", f"Send {file_field} or {url_field}, not both")
+    if upload is None and not url:
+        return None
+    fileobj: Any = upload if upload is not None else _fetch(url or "", url_field)
+    if getattr(fileobj, "too_large", False):
+        raise bad("CS-ORIV-005", "File larger than 500 MB")
+    try:
+        media.check_image(fileobj)
+    except media.MediaError as exc:
+        raise bad(exc.code, exc.message)
+    return fileobj
+
+
+def _video_input(
+    request: HttpRequest, file_field: str, url_field: str
+) -> tuple[IO[bytes], media.VideoInfo] | None:
+    upload = request.FILES.get(file_field)
+    url = _field(request, url_field)
+    if upload is not None and url:
+        raise bad("CS-UORC01-002", f"Send {file_field} or {url_field}, not both")
+    if upload is None and not url:
+        return None
+    fileobj: Any = upload if upload is not None else _fetch(url or "", url_field)
+    if getattr(fileobj, "too_large", False) or getattr(fileobj, "size", 0) > MAX_FILE_BYTES:
+        raise bad("CS-ORIV-005", "File larger than 500 MB")
+    try:
+        info = media.probe_video(fileobj)
+    except media.MediaError as exc:
+        raise bad(exc.code, exc.message)
+    if info.duration > MAX_VIDEO_SECONDS:
+        raise bad("CS-ORIV-004", "Video longer than 5 minutes")
+    if info.width > MAX_SIDE or info.height > MAX_SIDE:
+        raise bad("CS-ORIV-006", "Resolution above 4096x4096")
+    return fileobj, info
+
+
+def _live_scene(scene_id: str) -> SimScene:
+    scene = SimScene.objects.filter(pk=scene_id, deleted=False).first()
+    if scene is None:
+        raise bad("CS-ORIV-009", "Scene not found")
+    return scene
+
+
+def _live_character(character_id: str) -> SimCharacter:
+    character = SimCharacter.objects.filter(pk=character_id, deleted=False).first()
+    if character is None:
+        raise bad("CS-ORIV-008", "Character not found")
+    return character
+
+
+# --- renders -----------------------------------------------------------------------------------
+
+
+@endpoint(methods=("POST",))
+def render_create(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    has_ref = "ref_image" in request.FILES or _field(request, "ref_image_url") is not None
+    has_drv = "driving_video" in request.FILES or _field(request, "driving_video_url") is not None
+    character_id = _field(request, "character_id")
+    scene_id = _field(request, "scene_id")
+    mapping_raw = _field(request, "character_mapping") or _field(request, "characters")
+
+    if mapping_raw is not None:
+        if has_ref or has_drv or character_id:
+            raise bad("CS-UORC01-002", "Give exactly one input combination")
+        if not scene_id:
+            raise bad("CS-ORIV-002", "scene_id required with character_mapping")
+    elif character_id or scene_id:
+        if has_ref or has_drv:
+            raise bad("CS-UORC01-002", "Give exactly one input combination")
+        if not character_id:
+            raise bad("CS-ORIV-001", "Reference image (or character_id) required")
+        if not scene_id:
+            raise bad("CS-ORIV-002", "Driving video (or scene_id) required")
+    else:
+        if not has_ref:
+            raise bad("CS-ORIV-001", "Reference image required")
+        if not has_drv:
+            raise bad("CS-ORIV-002", "Driving video (or scene_id) required")
+
+    model = _field(request, "model")
+    if model is not None and model not in MODELS:
+        raise bad("CS-UORC01-002", f"model must be one of {', '.join(MODELS)}")
+    mode_in = _field(request, "background_mode") or "original"
+    if mode_in not in BACKGROUND_MODES:
+        raise bad("CS-ORIV-011", "Invalid background mode")
+    background_mode = BACKGROUND_MODES[mode_in]
+    bg_color = _field(request, "bg_color") or "0,255,0"
+    match = BG_COLOR_RE.match(bg_color)
+    if not match or any(int(part) > 255 for part in match.groups()):
+        raise bad("CS-UORC01-002", 'bg_color must be "R,G,B" with values 0-255')
+    bg_color = ",".join(match.groups())
+    fast = _bool(request, "fast")
+    if fast and not ("driving_video" in request.FILES or scene_id):
+        raise bad("CS-UORC01-002", "fast needs a driving_video upload or a scene_id")
+
+    mapping: dict[str, str] = {}
+    if mapping_raw is not None:
+        try:
+            mapping = json.loads(mapping_raw)
+        except ValueError:
+            raise bad("CS-ORIV-012", "Invalid character_mapping JSON")
+        if (
+            not isinstance(mapping, dict)
+            or not mapping
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+        ):
+            raise bad("CS-ORIV-012", "character_mapping must map segment ids to character ids")
+
+    scene: SimScene | None = None
+    ref: IO[bytes] | None = None
+    drv: tuple[IO[bytes], media.VideoInfo] | None = None
+    if scene_id:
+        scene = _live_scene(scene_id)
+        if engine.scene_status(scene, now) != "ready":
+            raise bad("CS-ORIV-010", "Scene preprocessing not complete")
+        if model is not None and model != scene.model:
+            raise bad("CS-UORC01-002", f"The scene was preprocessed for {scene.model}")
+        model = scene.model
+        wanted = [character_id] if character_id else sorted(set(mapping.values()))
+        for cid in wanted:
+            character = _live_character(cid or "")
+            if engine.character_status(character, now) != "ready":
+                raise bad("CS-UORC01-002", "Character preprocessing not complete")
+        if mapping and scene.segments:
+            known = {segment["uuid"] for segment in scene.segments}
+            unknown = sorted(set(mapping) - known)
+            if unknown:
+                raise bad("CS-ORIV-012", f"Unknown segment ids: {', '.join(unknown)}")
+        output_seconds = scene.duration_seconds
+    else:
+        ref = _image_input(request, "ref_image", "ref_image_url")
+        drv = _video_input(request, "driving_video", "driving_video_url")
+        if ref is None:
+            raise bad("CS-ORIV-001", "Reference image required")
+        if drv is None:
+            raise bad("CS-ORIV-002", "Driving video (or scene_id) required")
+        output_seconds = drv[1].duration
+
+    state = engine.get_state()
+    if fast and state.fast_capacity is not None:
+        running = SimJob.objects.filter(
+            fast=True, state__in=(SimJob.State.ACTIVE, SimJob.State.RENDERING)
+        ).count()
+        if running >= state.fast_capacity:
+            raise bad("CS-UORC01-001", "Fast mode has no capacity now")
+
+    job_id = engine.new_id("job_")
+    ref_name = drv_name = ""
+    if ref is not None and drv is not None:
+        ref_name = engine.save_input(f"{job_id}/ref_image", ref)
+        drv_name = engine.save_input(f"{job_id}/driving_video.mp4", drv[0])
+    preprocessed = scene is not None
+    cost = engine.render_cost(output_seconds, fast=fast)
+    seconds = engine.render_seconds(output_seconds, preprocessed=preprocessed, fast=fast)
+    with transaction.atomic():
+        if not engine.charge(cost):
+            raise ApiError(402, "CS-UORC01-008", "Insufficient credits")
+        job = SimJob.objects.create(
+            job_id=job_id,
+            mode="fast" if fast else ("preprocessed" if preprocessed else "full_pipeline"),
+            fast=fast,
+            model=model or "V4_Preview",
+            background_mode=background_mode,
+            bg_color=bg_color,
+            ref_image=ref_name,
+            driving_video=drv_name,
+            character_id=character_id or "",
+            scene_id=scene_id or "",
+            character_mapping=mapping,
+            output_seconds=output_seconds,
+            credits=cost,
+            will_fail=engine.take_fail_flag(),
+            created_at=now,
+            started_at=now,
+            finish_at=engine.after(seconds),
+        )
+    status_url = f"/api/render/{job.job_id}"
+    return JsonResponse(
+        {
+            "job_id": job.job_id,
+            "status": "queued",
+            "mode": job.mode,
+            "enqueued_at": engine.iso(now),
+            "credits_charged": cost,
+            "poll_url": status_url,
+            "status_url": status_url,
+        }
+    )
+
+
+@endpoint(methods=("GET", "DELETE"), auth=lambda request: request.method != "GET")
+def render_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = SimJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return JsonResponse({"detail": "Job not found"}, status=404)
+    if request.method == "DELETE":
+        if not engine.cancel(job):
+            job = engine.settle(job, timezone.now())
+            raise bad("CS-UORC01-002", f"Job cannot be cancelled: it is {job.state}")
+        return JsonResponse(
+            {
+                "job_id": job.job_id,
+                "status": "cancelled",
+                "success": True,
+                "credits_refunded": job.credits,
+            }
+        )
+    now = timezone.now()
+    job = engine.settle(job, now)
+    return JsonResponse(engine.job_payload(job, request, now))
+
+
+# --- characters --------------------------------------------------------------------------------
+
+
+def _page(request: HttpRequest) -> tuple[int, int]:
+    try:
+        limit = int(request.GET.get("limit", "50"))
+        offset = int(request.GET.get("offset", "0"))
+    except ValueError:
+        raise bad("CS-UORC01-002", "limit and offset must be integers")
+    if not 1 <= limit <= 100 or offset < 0:
+        raise bad("CS-UORC01-002", "limit must be 1-100 and offset >= 0")
+    return limit, offset
+
+
+@endpoint(methods=("POST",))
+def character_preprocess(request: HttpRequest) -> HttpResponse:
+    name = _field(request, "name")
+    if not name:
+        raise bad("CS-UORC01-002", "name is required")
+    image = _image_input(request, "image", "image_url")
+    if image is None:
+        raise bad("CS-ORIV-001", "Reference image required")
+    ident = engine.new_id()
+    job_id = f"char_{ident.replace('-', '')[:12]}"
+    image.seek(0)
+    stored = default_storage.save(
+        f"{engine.PUBLIC_PREFIX}characters/{ident}-{uuid.uuid4().hex[:8]}.img",
+        File(image, name="image"),
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        if not engine.charge(1):
+            raise ApiError(402, "CS-UORC01-008", "Insufficient credits")
+        SimCharacter.objects.create(
+            id=ident,
+            job_id=job_id,
+            name=name[:200],
+            image=stored,
+            credits_used=1,
+            created_at=now,
+            ready_at=engine.after(engine.CHARACTER_SECONDS),
+        )
+    return JsonResponse(
+        {
+            "character_id": ident,
+            "job_id": job_id,
+            "status": "pending",
+            "enqueued_at": engine.iso(now),
+        }
+    )
+
+
+@endpoint(methods=("GET",))
+def character_list(request: HttpRequest) -> HttpResponse:
+    limit, offset = _page(request)
+    now = timezone.now()
+    rows = SimCharacter.objects.filter(deleted=False)
+    items = [engine.character_payload(c, request, now) for c in rows[offset : offset + limit]]
+    return JsonResponse({"characters": items, "total": rows.count()})
+
+
+@endpoint(methods=("GET", "DELETE"))
+def character_detail(request: HttpRequest, character_id: str) -> HttpResponse:
+    character = SimCharacter.objects.filter(pk=character_id, deleted=False).first()
+    if character is None:
+        raise ApiError(404, "CS-ORIV-008", "Character not found")
+    if request.method == "DELETE":
+        SimCharacter.objects.filter(pk=character.pk).update(deleted=True)
+        return JsonResponse({"success": True})
+    return JsonResponse(engine.character_payload(character, request, timezone.now()))
+
+
+# --- scenes ------------------------------------------------------------------------------------
+
+
+@endpoint(methods=("POST",))
+def scene_preprocess(request: HttpRequest) -> HttpResponse:
+    name = _field(request, "name")
+    if not name:
+        raise bad("CS-UORC01-002", "name is required")
+    mode_in = _field(request, "background_mode") or "original"
+    if mode_in not in BACKGROUND_MODES:
+        raise bad("CS-ORIV-011", "Invalid background mode")
+    model = _field(request, "model") or "V4_Preview"
+    if model not in MODELS:
+        raise bad("CS-UORC01-002", f"model must be one of {', '.join(MODELS)}")
+    video = _video_input(request, "video", "video_url")
+    if video is None:
+        raise bad("CS-ORIV-002", "Driving video required")
+    fileobj, info = video
+    if info.duration < 0.5 or info.width < 64 or info.height < 64:
+        raise bad("CS-UORC01-002", "A scene needs at least 0.5 s and 64x64")
+    ident = engine.new_id()
+    stored = engine.save_input(f"scenes/{ident}.mp4", fileobj)
+    now = timezone.now()
+    SimScene.objects.create(
+        id=ident,
+        job_id=f"scene_{ident.replace('-', '')[:12]}",
+        name=name[:200],
+        video=stored,
+        model=model,
+        background_mode=BACKGROUND_MODES[mode_in],
+        duration_seconds=info.duration,
+        fps=info.fps,
+        total_frames=info.frames,
+        width=info.width,
+        height=info.height,
+        created_at=now,
+        ready_at=engine.after(engine.SCENE_BASE_SECONDS + info.duration),
+    )
+    return JsonResponse(
+        {
+            "scene_id": ident,
+            "job_id": f"scene_{ident.replace('-', '')[:12]}",
+            "status": "pending",
+            "enqueued_at": engine.iso(now),
+        }
+    )
+
+
+@endpoint(methods=("POST",))
+def scene_import(request: HttpRequest) -> HttpResponse:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise bad("CS-UORC01-002", "Body must be JSON")
+    if not isinstance(body, dict):
+        raise bad("CS-UORC01-002", "Body must be a JSON object")
+    template_id = str(body.get("template_id") or "").strip()
+    name = str(body.get("name") or "").strip()
+    try:
+        uuid.UUID(template_id)
+    except ValueError:
+        raise bad("CS-UORC01-002", "template_id must be a template UUID")
+    if not name:
+        raise bad("CS-UORC01-002", "name is required")
+    people = max(0, engine.get_state().template_people)
+    segments = [
+        {
+            "uuid": f"person_{uuid.uuid5(uuid.NAMESPACE_URL, f'{template_id}/{i}').hex[:8]}",
+            "type": "human",
+        }
+        for i in range(people)
+    ]
+    ident = engine.new_id()
+    now = timezone.now()
+    clip = engine.TEMPLATE_CLIP
+    with transaction.atomic():
+        if not engine.charge(engine.TEMPLATE_CREDITS):
+            raise ApiError(402, "CS-UORC01-008", "Insufficient credits")
+        SimScene.objects.create(
+            id=ident,
+            job_id=f"scene_{ident.replace('-', '')[:12]}",
+            name=name[:200],
+            template_id=template_id,
+            segments=segments,
+            credits_reserved=engine.TEMPLATE_CREDITS,
+            duration_seconds=clip.duration,
+            fps=clip.fps,
+            total_frames=clip.frames,
+            width=clip.width,
+            height=clip.height,
+            created_at=now,
+            ready_at=engine.after(engine.TEMPLATE_SECONDS),
+        )
+    return JsonResponse(
+        {
+            "id": ident,
+            "status": "pending",
+            "credits_reserved": engine.TEMPLATE_CREDITS,
+            "segments": segments,
+        }
+    )
+
+
+@endpoint(methods=("GET",))
+def scene_list(request: HttpRequest) -> HttpResponse:
+    limit, offset = _page(request)
+    now = timezone.now()
+    rows = SimScene.objects.filter(deleted=False)
+    items = [engine.scene_payload(s, now) for s in rows[offset : offset + limit]]
+    return JsonResponse({"scenes": items, "total": rows.count()})
+
+
+@endpoint(methods=("GET", "DELETE"))
+def scene_detail(request: HttpRequest, scene_id: str) -> HttpResponse:
+    scene = SimScene.objects.filter(pk=scene_id, deleted=False).first()
+    if scene is None:
+        raise ApiError(404, "CS-ORIV-009", "Scene not found")
+    if request.method == "DELETE":
+        SimScene.objects.filter(pk=scene.pk).update(deleted=True)
+        return JsonResponse({"success": True})
+    return JsonResponse(engine.scene_payload(scene, timezone.now()))
+
+
+# --- account and CDN ---------------------------------------------------------------------------
+
+
+@endpoint(methods=("GET",))
+def credits(request: HttpRequest) -> HttpResponse:
+    state = engine.get_state()
+    purchased = Decimal(settings.VIGGLE_SIMULATOR_CREDITS)
+    return JsonResponse(
+        {
+            "balance": float(state.credits),
+            "total_purchased": float(purchased),
+            "total_used": float(max(Decimal(0), purchased - state.credits)),
+            "updated_at": engine.iso(state.updated_at),
+        }
+    )
+
+
+@endpoint(methods=("GET", "HEAD"), auth=False)
+def cdn_file(request: HttpRequest, name: str) -> HttpResponse:
+    if ".." in name.split("/") or name.startswith("/"):
+        raise Http404
+    full = f"{engine.PUBLIC_PREFIX}{name}"
+    if not default_storage.exists(full):
+        return JsonResponse({"detail": "Not Found"}, status=404)
+    content_type = "video/mp4" if name.endswith(".mp4") else "application/octet-stream"
+    return FileResponse(default_storage.open(full, "rb"), content_type=content_type)
+
+
+# --- the test control endpoint -----------------------------------------------------------------
+
+
+def _state_payload() -> dict[str, Any]:
+    state = engine.get_state()
+    return {
+        "credits": float(state.credits),
+        "speed": engine.speed(),
+        "fast_capacity": state.fast_capacity,
+        "fail_next_jobs": state.fail_next_jobs,
+        "template_people": state.template_people,
+        "error_style": state.error_style,
+    }
+
+
+@csrf_exempt
+@login_not_required
+def control(request: HttpRequest) -> HttpResponse:
+    """Test knobs. GET: state, faults and the calls log (?since=<call id>).
+
+    POST JSON {"action": ...}:
+      reset                       forget everything, credits/speed back to settings
+      set  {speed?, credits?, fast_capacity?, fail_next_jobs?, template_people?, error_style?}
+      fault {kind, count?, rate?, key?, path_prefix?, method?, retry_after?, latency_ms?}
+      clear_faults | clear_calls
+    """
+    if not settings.VIGGLE_SIMULATOR_ENABLED:
+        raise Http404
+    if request.method == "GET":
+        try:
+            since = int(request.GET.get("since", "0"))
+        except ValueError:
+            since = 0
+        calls = [
+            {
+                "id": c.id,
+                "method": c.method,
+                "path": c.path,
+                "status": c.status,
+                "authorized": c.authorized,
+                "has_auth_header": c.has_auth_header,
+                "fault": c.fault,
+            }
+            for c in SimCall.objects.filter(id__gt=since).order_by("id")[:2000]
+        ]
+        faults = list(
+            SimFault.objects.order_by("id").values(
+                "id", "kind", "remaining", "rate", "path_prefix", "method", "retry_after"
+            )
+        )
+        return JsonResponse({"state": _state_payload(), "faults": faults, "calls": calls})
+    if request.method != "POST":
+        return JsonResponse({"detail": "Method Not Allowed"}, status=405)
+    try:
+        body = json.loads(request.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError
+    except ValueError:
+        return JsonResponse({"detail": "Body must be a JSON object"}, status=400)
+    action = body.get("action")
+    try:
+        if action == "reset":
+            _reset()
+        elif action == "set":
+            _set(body)
+        elif action == "fault":
+            fault = _add_fault(body)
+            return JsonResponse({"ok": True, "fault_id": fault.pk, "state": _state_payload()})
+        elif action == "clear_faults":
+            SimFault.objects.all().delete()
+        elif action == "clear_calls":
+            SimCall.objects.all().delete()
+        else:
+            return JsonResponse({"detail": f"Unknown action {action!r}"}, status=400)
+    except (TypeError, ValueError) as exc:
+        return JsonResponse({"detail": f"Bad value: {exc}"}, status=400)
+    return JsonResponse({"ok": True, "state": _state_payload()})
+
+
+def _reset() -> None:
+    with transaction.atomic():
+        for model in (SimCall, SimFault, SimJob, SimCharacter, SimScene):
+            model.objects.all().delete()
+        state = engine.get_state()
+        state.credits = Decimal(settings.VIGGLE_SIMULATOR_CREDITS)
+        state.speed = None
+        state.fast_capacity = None
+        state.fail_next_jobs = 0
+        state.template_people = 2
+        state.error_style = "detail"
+        state.save()
+
+
+def _set(body: dict[str, Any]) -> None:
+    state = engine.get_state()
+    if "speed" in body:
+        state.speed = None if body["speed"] is None else float(body["speed"])
+        if state.speed is not None and state.speed <= 0:
+            raise ValueError("speed must be > 0")
+    if "credits" in body:
+        state.credits = Decimal(str(body["credits"]))
+    if "fast_capacity" in body:
+        capacity = body["fast_capacity"]
+        state.fast_capacity = None if capacity is None else int(capacity)
+    if "fail_next_jobs" in body:
+        state.fail_next_jobs = int(body["fail_next_jobs"])
+    if "template_people" in body:
+        state.template_people = int(body["template_people"])
+    if "error_style" in body:
+        if body["error_style"] not in ("detail", "legacy"):
+            raise ValueError("error_style must be detail or legacy")
+        state.error_style = body["error_style"]
+    state.save()
+
+
+def _add_fault(body: dict[str, Any]) -> SimFault:
+    kind = str(body.get("kind", ""))
+    if kind not in SimFault.Kind.values:
+        raise ValueError(f"kind must be one of {', '.join(SimFault.Kind.values)}")
+    count = body.get("count")
+    return SimFault.objects.create(
+        kind=kind,
+        remaining=None if count is None else int(count),
+        rate=float(body.get("rate", 1.0)),
+        api_key=str(body.get("key") or ""),
+        path_prefix=str(body.get("path_prefix") or ""),
+        method=str(body.get("method") or "").upper(),
+        retry_after=None if body.get("retry_after") is None else float(body["retry_after"]),
+        latency_ms=int(body.get("latency_ms") or 0),
+    )
