@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
 
-from django.db.models import Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
@@ -72,3 +74,216 @@ def budget_status(*, user: User) -> BudgetStatus:
         org=ScopeStatus(cap=org_cap, used=credits_used(user=None, start=start, end=end)),
         resets_at=end,
     )
+
+
+# --- Reports -----------------------------------------------------------------------------------
+# Every figure below is read from the ledger only, so the report, its CSV and the ledger's own sum
+# can never disagree. Each breakdown (by member, by period, by model and mode) is one grouped query
+# over the same entries, so each one partitions the same total.
+
+Group = Literal["day", "month"]
+
+# The metrics of one row of any breakdown. "released" entries are the failed and cancelled renders
+# (a release is booked exactly once per such job), and what they gave back.
+_RELEASE = Q(kind=CreditEntry.Kind.RELEASE)
+# Annotation names must not shadow the model's fields (Django refuses Sum("credits") as "credits").
+_METRICS = {
+    "m_credits": Coalesce(Sum("credits"), 0),
+    "m_output_seconds": Coalesce(Sum("output_seconds"), 0.0),
+    "m_renders": Count("id", filter=Q(kind=CreditEntry.Kind.SETTLE)),
+    "m_released_jobs": Count("id", filter=_RELEASE),
+    "m_released_credits": Coalesce(Sum("credits", filter=_RELEASE), 0),
+    "m_characters": Count("id", filter=Q(kind=CreditEntry.Kind.CHARACTER)),
+}
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One line of a breakdown; ``key`` identifies it (member id, period start, (model, mode))."""
+
+    label: str
+    key: Any = None
+    credits: int = 0
+    output_seconds: float = 0.0
+    renders: int = 0
+    released_jobs: int = 0
+    released_credits: int = 0
+    characters: int = 0
+
+    @classmethod
+    def from_values(cls, label: str, key: Any, values: dict[str, Any]) -> UsageRow:
+        return cls(
+            label=label,
+            key=key,
+            credits=values["m_credits"],
+            output_seconds=float(values["m_output_seconds"]),
+            renders=values["m_renders"],
+            released_jobs=values["m_released_jobs"],
+            # Release entries are negative (credits given back); reports show them positive.
+            released_credits=-values["m_released_credits"],
+            characters=values["m_characters"],
+        )
+
+    def __add__(self, other: UsageRow) -> UsageRow:
+        return UsageRow(
+            label=self.label,
+            key=self.key,
+            credits=self.credits + other.credits,
+            output_seconds=self.output_seconds + other.output_seconds,
+            renders=self.renders + other.renders,
+            released_jobs=self.released_jobs + other.released_jobs,
+            released_credits=self.released_credits + other.released_credits,
+            characters=self.characters + other.characters,
+        )
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    start: date
+    end: date  # inclusive
+    group: Group
+    member_id: int | None
+    by_member: list[UsageRow]
+    series: list[UsageRow]
+    by_model: list[UsageRow]
+
+    @property
+    def total(self) -> UsageRow:
+        return sum(self.by_member, UsageRow(label="Total"))
+
+
+def report_window(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, day after end 00:00) in the site's time zone, for inclusive dates."""
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.combine(start, time.min, tzinfo=tz),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
+    )
+
+
+def _entries(*, start: date, end: date, member_id: int | None) -> QuerySet[CreditEntry]:
+    lower, upper = report_window(start, end)
+    entries = CreditEntry.objects.filter(created_at__gte=lower, created_at__lt=upper)
+    if member_id is not None:
+        entries = entries.filter(user_id=member_id)
+    # The model's default ordering would leak into GROUP BY.
+    return entries.order_by()
+
+
+def usage_by_member(*, start: date, end: date, member_id: int | None = None) -> list[UsageRow]:
+    """One row per member with ledger entries in the period (one query)."""
+    rows = (
+        _entries(start=start, end=end, member_id=member_id)
+        .values("user_id", "user__username")
+        .annotate(**_METRICS)
+        .order_by("user__username")
+    )
+    return [UsageRow.from_values(row["user__username"], row["user_id"], row) for row in rows]
+
+
+def _periods(start: date, end: date, group: Group) -> list[date]:
+    if group == "day":
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    periods, current = [], start.replace(day=1)
+    while current <= end:
+        periods.append(current)
+        current = (current + timedelta(days=32)).replace(day=1)
+    return periods
+
+
+def usage_series(
+    *, start: date, end: date, group: Group, member_id: int | None = None
+) -> list[UsageRow]:
+    """One row per day or month of the range, empty periods included (one query). Periods are
+    cut in the site's time zone, like the budget month."""
+    trunc = TruncDay if group == "day" else TruncMonth
+    tz = timezone.get_current_timezone()
+    rows = (
+        _entries(start=start, end=end, member_id=member_id)
+        .annotate(period=trunc("created_at", tzinfo=tz))
+        .values("period")
+        .annotate(**_METRICS)
+        .order_by("period")
+    )
+    found = {timezone.localtime(row["period"], tz).date(): row for row in rows}
+    fmt = "%Y-%m-%d" if group == "day" else "%Y-%m"
+    return [
+        UsageRow.from_values(period.strftime(fmt), period, found[period])
+        if period in found
+        else UsageRow(label=period.strftime(fmt), key=period)
+        for period in _periods(start, end, group)
+    ]
+
+
+def _model_label(model: str, mode: str) -> str:
+    if not model:
+        return "Characters" if mode == CreditEntry.Mode.NORMAL else f"Other ({mode})"
+    return f"{model.replace('_', ' ')} · {CreditEntry.Mode(mode).label.lower()}"
+
+
+def usage_by_model(*, start: date, end: date, member_id: int | None = None) -> list[UsageRow]:
+    """One row per (model, mode): fast against normal, V4 against V3 (one query)."""
+    rows = (
+        _entries(start=start, end=end, member_id=member_id)
+        .values("model", "mode")
+        .annotate(**_METRICS)
+        .order_by("model", "mode")
+    )
+    return [
+        UsageRow.from_values(
+            _model_label(row["model"], row["mode"]), (row["model"], row["mode"]), row
+        )
+        for row in rows
+    ]
+
+
+def usage_report(
+    *, start: date, end: date, group: Group, member_id: int | None = None
+) -> UsageReport:
+    """Everything the usage page and its CSV show: three grouped queries, whatever the rows."""
+    return UsageReport(
+        start=start,
+        end=end,
+        group=group,
+        member_id=member_id,
+        by_member=usage_by_member(start=start, end=end, member_id=member_id),
+        series=usage_series(start=start, end=end, group=group, member_id=member_id),
+        by_model=usage_by_model(start=start, end=end, member_id=member_id),
+    )
+
+
+def with_month_usage(members: QuerySet[User]) -> QuerySet[User]:
+    """Annotate members with ``month_credits`` (spent this budget month) and ``monthly_cap``.
+    A correlated subquery per member on the (user, created_at) index: Postgres evaluates it for
+    the rows of the page only, so a long ledger does not slow the member list."""
+    start, end = month_window()
+    spent = (
+        CreditEntry.objects.filter(user=OuterRef("pk"), created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .values("user")
+        .annotate(total=Sum("credits"))
+        .values("total")
+    )
+    return members.annotate(
+        month_credits=Coalesce(Subquery(spent, output_field=IntegerField()), 0),
+        monthly_cap=F("budget__monthly_cap"),
+    )
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The organisation's Viggle balance, or why it could not be read."""
+
+    credits: float | None
+    error: str = ""
+
+
+def viggle_balance() -> Balance:
+    """Ask Viggle for the organisation's balance (one HTTP call; admins' report only)."""
+    from viggle_web.viggle.client import get_client
+    from viggle_web.viggle.errors import ViggleError
+
+    try:
+        return Balance(credits=get_client().credits().balance)
+    except ViggleError as exc:
+        return Balance(credits=None, error=exc.human_message or str(exc))

@@ -3,16 +3,20 @@ CreditEntry refuse a second booking, and these services turn that refusal into "
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
-from viggle_web.usage.models import CreditEntry, OrgBudget
+from viggle_web.usage.models import Budget, CreditEntry, OrgBudget
 from viggle_web.usage.selectors import budget_status
+
+logger = logging.getLogger(__name__)
 
 
 class BudgetExceeded(Exception):
@@ -145,3 +149,32 @@ def credit_charge_character(
         credits=1,
         note=note[:200],
     )
+
+
+# --- Budgets -----------------------------------------------------------------------------------
+
+
+def _check_cap(*, actor: User, monthly_cap: int | None) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied("Only admins can set budgets.")
+    if monthly_cap is not None and monthly_cap < 0:
+        raise ValidationError({"monthly_cap": "A monthly cap cannot be negative."})
+
+
+@transaction.atomic
+def budget_set(*, actor: User, user: User, monthly_cap: int | None) -> Budget:
+    """Set a member's monthly credit cap; ``None`` removes the limit. A cap below what the member
+    already spent this month is allowed: it stops further spending until the month resets."""
+    _check_cap(actor=actor, monthly_cap=monthly_cap)
+    budget, _ = Budget.objects.update_or_create(user=user, defaults={"monthly_cap": monthly_cap})
+    logger.info("budget of user %s set to %s by %s", user.pk, monthly_cap, actor.pk)
+    return budget
+
+
+@transaction.atomic
+def org_budget_set(*, actor: User, monthly_cap: int | None) -> OrgBudget:
+    """Set the organisation-wide monthly cap; ``None`` removes the limit."""
+    _check_cap(actor=actor, monthly_cap=monthly_cap)
+    budget, _ = OrgBudget.objects.update_or_create(pk=1, defaults={"monthly_cap": monthly_cap})
+    logger.info("organisation budget set to %s by %s", monthly_cap, actor.pk)
+    return budget

@@ -1,0 +1,291 @@
+"""Usage pages: the report (page, htmx fragment and CSV) and the budgets admins set.
+
+Views parse with a Form, decide who may see what, and hand over to selectors and services."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from viggle_web.accounts import selectors as account_selectors
+from viggle_web.accounts.forms import MemberListFilterForm
+from viggle_web.accounts.models import User
+from viggle_web.accounts.permissions import admin_required
+from viggle_web.usage import selectors, services
+from viggle_web.usage.forms import BudgetForm, UsageFilterForm
+from viggle_web.usage.selectors import UsageReport, UsageRow
+
+# --- Report ------------------------------------------------------------------------------------
+
+
+def _report_scope(request: HttpRequest, member_id: int | None) -> int | None:
+    """Whose usage this request may see: admins anyone (None = everyone); members only their own,
+    and asking for someone else is refused outright (403), whether that member exists or not."""
+    user: User = request.user  # type: ignore[assignment]
+    if user.is_admin:
+        if member_id is not None and not User.objects.filter(pk=member_id).exists():
+            raise Http404("No such member.")
+        return member_id
+    if member_id not in (None, user.pk):
+        raise PermissionDenied("Members can only see their own usage.")
+    return user.pk
+
+
+def _report_from_query(request: HttpRequest) -> tuple[UsageFilterForm, UsageReport | None]:
+    form = UsageFilterForm(request.GET)
+    if not form.is_valid():
+        # Still refuse a member who asks for someone else, even with a malformed range.
+        if "member" not in form.errors:
+            _report_scope(request, form.cleaned_data.get("member"))
+        return form, None
+    data = form.cleaned_data
+    member_id = _report_scope(request, data["member"])
+    report = selectors.usage_report(
+        start=data["start"], end=data["end"], group=data["group"], member_id=member_id
+    )
+    return form, report
+
+
+@require_GET
+def report(request: HttpRequest) -> HttpResponse:
+    form, usage = _report_from_query(request)
+    user: User = request.user  # type: ignore[assignment]
+    context: dict = {"form": form, "report": usage, "budget": selectors.budget_status(user=user)}
+    if user.is_admin:
+        context["members"] = User.objects.order_by("username").values("pk", "username")
+    if usage is None:
+        return render(request, "usage/report.html", context, status=400)
+    context["chart"] = bar_chart(usage.series)
+    context["csv_query"] = request.GET.urlencode()
+    if user.is_admin:
+        lower, upper = selectors.report_window(usage.start, usage.end)
+        context["ledger_total"] = selectors.credits_used(user=None, start=lower, end=upper)
+        context["balance"] = selectors.viggle_balance()
+    return render(request, "usage/report.html", context)
+
+
+CSV_HEADER = [
+    "section",
+    "label",
+    "credits",
+    "output_seconds",
+    "renders_completed",
+    "failed_or_cancelled",
+    "credits_released",
+    "characters",
+]
+
+
+def _csv_text(value: str) -> str:
+    # A cell starting with one of these is a formula to spreadsheet programs.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv_row(section: str, row: UsageRow) -> list[str | int]:
+    return [
+        section,
+        _csv_text(row.label),
+        row.credits,
+        f"{row.output_seconds:.1f}",
+        row.renders,
+        row.released_jobs,
+        row.released_credits,
+        row.characters,
+    ]
+
+
+@require_GET
+def report_csv(request: HttpRequest) -> HttpResponse:
+    """Exactly the page's tables, with the same filters, rows and totals."""
+    form, usage = _report_from_query(request)
+    if usage is None:
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+        return HttpResponseBadRequest(f"Invalid report filter: {errors}")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"usage-{usage.start:%Y%m%d}-{usage.end:%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    for section, rows in (
+        ("member", usage.by_member),
+        (usage.group, usage.series),
+        ("model", usage.by_model),
+    ):
+        writer.writerows(_csv_row(section, row) for row in rows)
+    writer.writerow(_csv_row("total", usage.total))
+    return response
+
+
+# --- Chart -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    credits: int
+    negative: bool
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_width: int
+    plot_height: int
+    zero_y: float
+    max_credits: int
+    min_credits: int
+    bars: list[Bar]
+    ticks: list[tuple[float, str]]
+
+
+def bar_chart(series: list[UsageRow], *, width: int = 760, height: int = 220) -> Chart:
+    """Geometry of an inline SVG bar chart of credits per period, drawn on the server."""
+    left, top, bottom, right = 56, 12, 28, 8
+    plot_w, plot_h = width - left - right, height - top - bottom
+    high = max([0, *(row.credits for row in series)])
+    low = min([0, *(row.credits for row in series)])
+    span = (high - low) or 1
+    zero_y = top + plot_h * high / span
+    slot = plot_w / max(1, len(series))
+    bar_w = max(1.0, slot * 0.8)
+    bars = []
+    for n, row in enumerate(series):
+        h = plot_h * abs(row.credits) / span
+        y = zero_y - h if row.credits >= 0 else zero_y
+        x = left + n * slot + (slot - bar_w) / 2
+        bars.append(
+            Bar(
+                round(x, 2),
+                round(y, 2),
+                round(bar_w, 2),
+                round(h, 2),
+                row.label,
+                row.credits,
+                row.credits < 0,
+            )
+        )
+    # A handful of x labels: first, last and evenly spaced ones between.
+    step = max(1, round(len(series) / 6))
+    ticks = [
+        (round(left + n * slot + slot / 2, 2), row.label)
+        for n, row in enumerate(series)
+        if n % step == 0 or n == len(series) - 1
+    ]
+    if len(ticks) > 1 and ticks[-1][0] - ticks[-2][0] < 60:
+        ticks.pop(-2)
+    return Chart(width, height, left, top, plot_w, plot_h, round(zero_y, 2), high, low, bars, ticks)
+
+
+# --- Budgets -----------------------------------------------------------------------------------
+
+
+def _budget_rows(filters: MemberListFilterForm) -> Page:
+    data = filters.cleaned_data if filters.is_valid() else {}
+    members = selectors.with_month_usage(account_selectors.member_list(q=data.get("q") or ""))
+    return Paginator(members, 50).get_page(data.get("page") or 1)
+
+
+def _budgets_page(
+    request: HttpRequest,
+    *,
+    error_member_id: int | None = None,
+    error_form: BudgetForm | None = None,
+    org_form: BudgetForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    filters = MemberListFilterForm(request.GET)
+    _, end = selectors.month_window()
+    org = selectors.budget_status(user=request.user).org  # type: ignore[arg-type]
+    return render(
+        request,
+        "usage/budgets.html",
+        {
+            "page": _budget_rows(filters),
+            "filters": filters,
+            "error_member_id": error_member_id,
+            "error_form": error_form,
+            "org": org,
+            "org_form": org_form or BudgetForm(initial={"monthly_cap": org.cap}),
+            "resets_at": end,
+        },
+        status=status,
+    )
+
+
+@admin_required
+@require_GET
+def budgets(request: HttpRequest) -> HttpResponse:
+    return _budgets_page(request)
+
+
+@admin_required
+@require_POST
+def budget_set(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = get_object_or_404(User, pk=member_id)
+    form = BudgetForm(request.POST)
+    saved = False
+    if form.is_valid():
+        try:
+            services.budget_set(
+                actor=request.user,  # type: ignore[arg-type]
+                user=member,
+                monthly_cap=form.cleaned_data["monthly_cap"],
+            )
+            saved = True
+        except ValidationError as exc:
+            form.add_error("monthly_cap", exc)
+    if request.htmx:
+        # The row is swapped in place, errors included (htmx does not swap 4xx answers).
+        row = selectors.with_month_usage(User.objects.filter(pk=member.pk)).get()
+        return render(
+            request,
+            "usage/budgets.html#member_row",
+            {"member": row, "form": None if saved else form, "saved": saved},
+        )
+    if not saved:
+        return _budgets_page(request, error_member_id=member.pk, error_form=form, status=400)
+    cap = form.cleaned_data["monthly_cap"]
+    messages.success(
+        request,
+        f"{member.username}'s monthly cap is now "
+        + (f"{cap} credits." if cap is not None else "unlimited."),
+    )
+    return redirect(f"{reverse('usage:budgets')}?q={member.username}")
+
+
+@admin_required
+@require_POST
+def org_budget_set(request: HttpRequest) -> HttpResponse:
+    form = BudgetForm(request.POST)
+    if form.is_valid():
+        try:
+            services.org_budget_set(
+                actor=request.user,  # type: ignore[arg-type]
+                monthly_cap=form.cleaned_data["monthly_cap"],
+            )
+        except ValidationError as exc:
+            form.add_error("monthly_cap", exc)
+    if not form.is_valid():
+        return _budgets_page(request, org_form=form, status=400)
+    cap = form.cleaned_data["monthly_cap"]
+    messages.success(
+        request,
+        "The organisation's monthly cap is now "
+        + (f"{cap} credits." if cap is not None else "unlimited."),
+    )
+    return redirect("usage:budgets")
