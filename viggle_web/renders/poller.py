@@ -14,17 +14,20 @@ import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from django.db import close_old_connections
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from viggle_web.renders import services
-from viggle_web.renders.models import RenderJob
+from viggle_web.renders.models import PollerSlot, RenderJob
 
 logger = logging.getLogger(__name__)
 
 BATCH = int(os.environ.get("POLLER_BATCH", "200"))
+SLOTS = int(os.environ.get("POLLER_SLOTS", "2"))
+SLOT_LEASE = timedelta(seconds=30)
 THREADS = int(os.environ.get("POLLER_THREADS", "16"))
 IDLE_SLEEP = 1.0
 MIN_SLEEP = 0.05
@@ -73,18 +76,51 @@ def seconds_until_next_due() -> float:
     return max(MIN_SLEEP, min(IDLE_SLEEP, (next_due - timezone.now()).total_seconds()))
 
 
-def run_loop(*, seconds: float, owner: str | None = None, stop=None) -> int:
-    """Poll for up to ``seconds``; returns how many job turns were worked."""
+def claim_slot(owner: str) -> int | None:
+    """Take a free poller slot (or one whose loop died); None when all are busy."""
+    now = timezone.now()
+    for slot_id in range(1, SLOTS + 1):
+        PollerSlot.objects.get_or_create(pk=slot_id)
+        free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        if PollerSlot.objects.filter(free, pk=slot_id).update(
+            owner=owner, lease_until=now + SLOT_LEASE
+        ):
+            return slot_id
+    return None
+
+
+def _renew(slot_id: int, owner: str) -> bool:
+    return bool(
+        PollerSlot.objects.filter(pk=slot_id, owner=owner).update(
+            lease_until=timezone.now() + SLOT_LEASE
+        )
+    )
+
+
+def run_loop(
+    *, seconds: float, owner: str | None = None, stop=None, need_slot: bool = True
+) -> int | None:
+    """Poll for up to ``seconds``. Returns how many job turns were worked, or None when every
+    poller slot was taken (another loop is already on duty)."""
     owner = owner or worker_name()
+    slot = claim_slot(owner) if need_slot else None
+    if need_slot and slot is None:
+        return None
     deadline = time.monotonic() + seconds
     worked = 0
-    with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="poller") as pool:
-        while time.monotonic() < deadline and not (stop and stop.is_set()):
-            count = run_once(owner, pool)
-            worked += count
-            extra = _extra_work()
-            if count >= BATCH or extra:
-                continue
-            time.sleep(min(seconds_until_next_due(), max(0.0, deadline - time.monotonic())))
-    close_old_connections()
+    try:
+        with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="poller") as pool:
+            while time.monotonic() < deadline and not (stop and stop.is_set()):
+                if slot is not None and not _renew(slot, owner):
+                    break  # our slot lease ran out and another loop took over
+                count = run_once(owner, pool)
+                worked += count
+                extra = _extra_work()
+                if count >= BATCH or extra:
+                    continue
+                time.sleep(min(seconds_until_next_due(), max(0.0, deadline - time.monotonic())))
+    finally:
+        if slot is not None:
+            PollerSlot.objects.filter(pk=slot, owner=owner).update(owner="", lease_until=None)
+        close_old_connections()
     return worked

@@ -11,5 +11,12 @@ def job_send(job_id: int) -> None:
     services.job_send(job_id=job_id, owner=poller.worker_name())
 
 
-def poll_loop(seconds: float = POLL_LOOP_SECONDS) -> int:
-    return poller.run_loop(seconds=seconds)
+def poll_loop(seconds: float = POLL_LOOP_SECONDS) -> int | None:
+    """Run the poll loop, then hand over to a fresh task so polling never pauses between
+    schedule ticks; the every-minute schedule restarts the chain if it ever breaks."""
+    worked = poller.run_loop(seconds=seconds)
+    if worked is not None:
+        from django_q.tasks import async_task
+
+        async_task("viggle_web.renders.tasks.poll_loop", seconds)
+    return worked
