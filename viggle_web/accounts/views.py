@@ -13,6 +13,7 @@ from viggle_web.accounts import selectors, services
 from viggle_web.accounts.forms import MemberCreateForm, MemberListFilterForm, MemberUpdateForm
 from viggle_web.accounts.models import User
 from viggle_web.accounts.permissions import admin_required
+from viggle_web.usage.selectors import with_month_usage
 
 
 def _get_member_for_admin(request: HttpRequest, member_id: int) -> User:
@@ -38,6 +39,8 @@ def member_list(request: HttpRequest) -> HttpResponse:
     members = selectors.member_list(
         q=filters.cleaned_data["q"] or "", status=filters.cleaned_data["status"] or ""
     )
+    # Spent this budget month against the cap: one subquery per row of the page, no more queries.
+    members = with_month_usage(members)
     page = Paginator(members, 50).get_page(filters.cleaned_data["page"] or 1)
     return render(
         request,
