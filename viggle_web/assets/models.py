@@ -79,6 +79,28 @@ class Asset(models.Model):
     def is_archived(self) -> bool:
         return self.archived_at is not None
 
+    @property
+    def preparing(self) -> bool:
+        """Whether Viggle is still preparing a character or scene of this asset (cards poll)."""
+        return any(
+            resource.status in (ViggleResource.Status.PENDING, ViggleResource.Status.PROCESSING)
+            for resource in self.viggle_resources.all()
+        )
+
+    def resource(self, kind: str, model: str = "") -> ViggleResource | None:
+        for resource in self.viggle_resources.all():
+            if resource.kind == kind and resource.model == model:
+                return resource
+        return None
+
+    @property
+    def character_resource(self) -> ViggleResource | None:
+        return self.resource(ViggleResource.Kind.CHARACTER)
+
+    @property
+    def scene_resources(self) -> list[ViggleResource]:
+        return [r for r in self.viggle_resources.all() if r.kind == ViggleResource.Kind.SCENE]
+
     def character_id(self) -> str | None:
         """The ready Viggle character made from this image, if any (serves both models)."""
         for resource in self.viggle_resources.all():

@@ -1,0 +1,512 @@
+"""Writes on the gallery: uploads, edits, deletes, and Viggle preprocessing of assets.
+
+Rules that matter:
+- an upload is judged by its content (media.probe) against Viggle's limits before anything is
+  stored; a refusal leaves no row and no file;
+- one asset per content (SHA-256): a duplicate upload returns the existing asset;
+- an asset that a render used is archived, never deleted (renders keep their history);
+- upstream calls happen in tasks; claims are conditional UPDATEs so two workers never act on one
+  resource at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from viggle_web.accounts.models import User
+from viggle_web.assets import media
+from viggle_web.assets.models import Asset, Tag, ViggleResource
+from viggle_web.usage.services import budget_enforce, credit_charge_character
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 5  # Viggle's documented poll interval for characters and scenes
+CLAIM_SECONDS = 60  # a poll that takes longer than this is presumed dead and claimed again
+SUBMIT_CLAIM_SECONDS = 15 * 60  # an upload of up to 500 MB may take a while
+POLL_LOOP_SECONDS = 50  # keep below the django-q2 task timeout
+MAX_TAGS = 12
+SCENE_MODELS = ("V4_Preview", "V3_Preview")
+ACTIVE = (ViggleResource.Status.PENDING, ViggleResource.Status.PROCESSING)
+
+
+class UploadRefused(Exception):
+    """An upload that was not stored. ``message`` names the file and says why."""
+
+    def __init__(self, filename: str, reason: str) -> None:
+        self.filename = filename
+        self.reason = reason
+        self.message = f"{filename} was not added: {reason}."
+        super().__init__(self.message)
+
+
+class AssetActionRefused(Exception):
+    """A gallery action that cannot happen; ``message`` is for the member."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    asset: Asset
+    created: bool
+    restored: bool = False
+
+    @property
+    def message(self) -> str:
+        if self.created:
+            return f"{self.asset.original_filename} was added as “{self.asset.name}”."
+        if self.restored:
+            return f"The gallery already had this file as “{self.asset.name}” (archived): restored."
+        return f"The gallery already has this file as “{self.asset.name}”."
+
+
+# --- Uploads -------------------------------------------------------------------------------------
+
+
+def _display_filename(upload: UploadedFile) -> str:
+    return os.path.basename(upload.name or "file").strip()[:255] or "file"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _sha256(upload: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks(chunk_size=1024 * 1024):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def asset_create(*, user: User, upload: UploadedFile, name: str = "") -> UploadResult:
+    """Validate ``upload`` by content, then store it with its preview, once per content."""
+    filename = _display_filename(upload)
+    limit = settings.MAX_UPLOAD_BYTES
+    if upload.size is None or upload.size > limit:
+        raise UploadRefused(
+            filename, f"it is {_megabytes(upload.size or 0)}; the limit is {_megabytes(limit)}"
+        )
+    if upload.size == 0:
+        raise UploadRefused(filename, "it is empty")
+
+    digest = _sha256(upload)
+    existing = _existing(digest)
+    if existing is not None:
+        return existing
+
+    source: media.Source
+    if hasattr(upload, "temporary_file_path"):
+        source = upload.temporary_file_path()
+        with open(source, "rb") as fh:
+            head = fh.read(64)
+    else:
+        source = upload.file
+        source.seek(0)
+        head = source.read(64)
+    try:
+        probe = media.probe(source, head)
+        if probe.kind == Asset.Kind.IMAGE:
+            preview = media.image_thumbnail(source)
+        else:
+            preview = media.video_poster(source, at_seconds=min(1.0, probe.duration_seconds / 3))
+    except media.MediaRejected as exc:
+        raise UploadRefused(filename, exc.reason)
+
+    stem = os.path.splitext(filename)[0] or filename
+    asset = Asset(
+        kind=probe.kind,
+        name=(name.strip() or stem)[:200],
+        original_filename=filename,
+        content_type=probe.content_type,
+        sha256=digest,
+        size_bytes=upload.size,
+        width=probe.width,
+        height=probe.height,
+        duration_seconds=probe.duration_seconds,
+        fps=probe.fps,
+        uploaded_by=user,
+    )
+    saved: list[str] = []
+    try:
+        with transaction.atomic():
+            upload.seek(0)
+            asset.file.save(f"upload.{probe.extension}", upload, save=False)
+            saved.append(asset.file.name)
+            asset.preview.save("preview.jpg", ContentFile(preview), save=False)
+            saved.append(asset.preview.name)
+            asset.save()
+    except IntegrityError:
+        # The same content arrived concurrently and won the unique sha256: keep theirs.
+        _delete_files(saved)
+        found = _existing(digest)
+        if found is None:
+            raise
+        return found
+    except BaseException:
+        _delete_files(saved)
+        raise
+    return UploadResult(asset=asset, created=True)
+
+
+def _existing(digest: str) -> UploadResult | None:
+    asset = Asset.objects.filter(sha256=digest).first()
+    if asset is None:
+        return None
+    if asset.archived_at is not None:
+        Asset.objects.filter(pk=asset.pk).update(archived_at=None)
+        asset.archived_at = None
+        return UploadResult(asset=asset, created=False, restored=True)
+    return UploadResult(asset=asset, created=False)
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete stored file %s", name, exc_info=True)
+
+
+# --- Edits ---------------------------------------------------------------------------------------
+
+
+def asset_rename(*, asset: Asset, name: str) -> Asset:
+    name = name.strip()
+    if not name:
+        raise AssetActionRefused("A name cannot be empty.")
+    asset.name = name[:200]
+    asset.save(update_fields=["name"])
+    return asset
+
+
+def parse_tag_names(text: str) -> list[str]:
+    """'Dance, hero  ,dance' -> ['dance', 'hero']: lower case, unique, in order."""
+    names: list[str] = []
+    for raw in text.replace("#", " ").split(","):
+        name = " ".join(raw.split()).lower()
+        if not name:
+            continue
+        if len(name) > 40:
+            raise AssetActionRefused(f"The tag “{name[:40]}…” is longer than 40 characters.")
+        if name not in names:
+            names.append(name)
+    if len(names) > MAX_TAGS:
+        raise AssetActionRefused(f"An asset can have at most {MAX_TAGS} tags.")
+    return names
+
+
+@transaction.atomic
+def asset_tags_set(*, asset: Asset, names: list[str]) -> Asset:
+    tags = []
+    for name in names:
+        tag, _ = Tag.objects.get_or_create(name=name)
+        tags.append(tag)
+    asset.tags.set(tags)
+    return asset
+
+
+def asset_favourite_toggle(*, asset: Asset, user: User) -> bool:
+    """Star or unstar ``asset`` for ``user``; returns whether it is now a favourite."""
+    through = Asset.favourited_by.through
+    deleted, _ = through.objects.filter(asset_id=asset.pk, user_id=user.pk).delete()
+    if deleted:
+        return False
+    through.objects.get_or_create(asset_id=asset.pk, user_id=user.pk)
+    return True
+
+
+def asset_is_used(*, asset: Asset) -> bool:
+    from viggle_web.renders.models import RenderJob
+
+    return RenderJob.objects.filter(Q(character=asset) | Q(motion=asset)).exists()
+
+
+@transaction.atomic
+def asset_delete(*, asset: Asset) -> str:
+    """Delete ``asset`` and its files, or archive it if a render used it (renders keep their
+    inputs for history). Returns "archived" or "deleted"."""
+    asset = Asset.objects.select_for_update().get(pk=asset.pk)
+    if asset_is_used(asset=asset):
+        if asset.archived_at is None:
+            asset.archived_at = timezone.now()
+            asset.save(update_fields=["archived_at"])
+        return "archived"
+    names = [asset.file.name, asset.preview.name]
+    asset.delete()
+    # Files go only once the row is surely gone.
+    transaction.on_commit(lambda: _delete_files(names))
+    return "deleted"
+
+
+# --- Viggle preprocessing ------------------------------------------------------------------------
+
+
+def _enqueue(func: str, *args: object) -> None:
+    from django_q.tasks import async_task
+
+    async_task(func, *args)
+
+
+def _enqueue_submit(resource_id: int) -> None:
+    transaction.on_commit(lambda: _enqueue("viggle_web.assets.tasks.resource_submit", resource_id))
+
+
+def poll_loop_ensure() -> None:
+    """Start the resource poll loop unless one was started recently (in this cache)."""
+    if cache.add("assets:resource-poll-loop", "1", timeout=POLL_LOOP_SECONDS):
+        _enqueue("viggle_web.assets.tasks.resource_poll_loop")
+
+
+def resource_request(*, asset: Asset, user: User, model: str = "") -> ViggleResource:
+    """Ask for ``asset`` to be preprocessed: an image becomes a character (1 credit, booked to
+    ``user``), a video a scene for ``model`` (free). A resource that exists and has not failed is
+    returned as is; a failed one is tried again. Raises BudgetExceeded or AssetActionRefused."""
+    if asset.archived_at is not None:
+        raise AssetActionRefused("This asset is archived: it cannot be prepared again.")
+    if asset.kind == Asset.Kind.IMAGE:
+        kind, model = ViggleResource.Kind.CHARACTER, ""
+    elif asset.kind == Asset.Kind.VIDEO:
+        kind = ViggleResource.Kind.SCENE
+        model = model or SCENE_MODELS[0]
+        if model not in SCENE_MODELS:
+            raise AssetActionRefused("Choose the V4 Preview or V3 Preview model.")
+    else:
+        raise AssetActionRefused("An imported template is prepared by Viggle already.")
+
+    with transaction.atomic():
+        resource = (
+            ViggleResource.objects.select_for_update()
+            .filter(asset=asset, kind=kind, model=model)
+            .first()
+        )
+        if resource is not None and resource.status != ViggleResource.Status.FAILED:
+            return resource
+        if kind == ViggleResource.Kind.CHARACTER:
+            budget_enforce(user=user, credits=1)
+            credit_charge_character(
+                user=user, subject=f"character:{asset.pk}", note=f"character of {asset.name}"
+            )
+        if resource is None:
+            resource = ViggleResource.objects.create(
+                asset=asset, kind=kind, model=model, requested_by=user
+            )
+        else:
+            resource.status = ViggleResource.Status.PENDING
+            resource.upstream_id = ""
+            resource.error_message = ""
+            resource.requested_by = user
+            resource.next_poll_at = None
+            resource.lease_until = None
+            resource.save()
+        _enqueue_submit(resource.pk)
+    return resource
+
+
+def _status(value: str) -> str:
+    value = (value or "").lower()
+    if value in ("ready", "complete", "completed"):
+        return ViggleResource.Status.READY
+    if value in ("failed", "error", "cancelled"):
+        return ViggleResource.Status.FAILED
+    if value == "pending":
+        return ViggleResource.Status.PENDING
+    return ViggleResource.Status.PROCESSING  # unknown values: still in progress (docs)
+
+
+def _lease_free(now) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def resource_submit(*, resource_id: int) -> None:
+    """Send a pending resource's file to Viggle (the worker's side of resource_request)."""
+    from viggle_web.viggle.client import get_client
+    from viggle_web.viggle.errors import ViggleError
+    from viggle_web.viggle.types import Upload
+
+    now = timezone.now()
+    claimed = (
+        ViggleResource.objects.filter(
+            pk=resource_id, status=ViggleResource.Status.PENDING, upstream_id=""
+        )
+        .filter(_lease_free(now))
+        .update(lease_until=now + timedelta(seconds=SUBMIT_CLAIM_SECONDS))
+    )
+    if claimed != 1:
+        return  # done already, or another worker has it
+    resource = ViggleResource.objects.select_related("asset").get(pk=resource_id)
+    asset = resource.asset
+    client = get_client()
+    try:
+        with default_storage.open(asset.file.name, "rb") as fh:
+            upload = Upload(
+                filename=f"asset-{asset.pk}.{media.EXTENSIONS.get(asset.content_type, 'bin')}",
+                fileobj=fh,
+                content_type=asset.content_type,
+            )
+            if resource.kind == ViggleResource.Kind.CHARACTER:
+                result = client.character_preprocess(name=asset.name, image=upload)
+            else:
+                result = client.scene_preprocess(
+                    name=asset.name, video=upload, model=resource.model
+                )
+    except ViggleError as exc:
+        logger.info("preprocess of resource %s failed: %r", resource_id, exc)
+        _finish(resource_id, ViggleResource.Status.FAILED, exc.human_message)
+        return
+    except OSError:
+        logger.exception("file of asset %s could not be read", asset.pk)
+        _finish(resource_id, ViggleResource.Status.FAILED, "The file could not be read.")
+        return
+    ViggleResource.objects.filter(pk=resource_id).update(
+        upstream_id=result.id,
+        status=_status(result.status),
+        next_poll_at=timezone.now() + timedelta(seconds=POLL_SECONDS),
+        lease_until=None,
+        updated_at=timezone.now(),
+    )
+    poll_loop_ensure()
+
+
+def _finish(resource_id: int, status: str, message: str = "") -> None:
+    ViggleResource.objects.filter(pk=resource_id).update(
+        status=status,
+        error_message=message[:500],
+        lease_until=None,
+        next_poll_at=None,
+        updated_at=timezone.now(),
+    )
+
+
+def resource_poll_due(*, limit: int = 200) -> int:
+    """Poll every due resource once (pending/processing, next_poll_at passed, not held by
+    another worker). Each is claimed with a conditional UPDATE first, so two workers running
+    this at once never poll the same resource. Returns how many were polled."""
+    now = timezone.now()
+    due = list(
+        ViggleResource.objects.filter(status__in=ACTIVE, next_poll_at__lte=now)
+        .exclude(upstream_id="")
+        .filter(_lease_free(now))
+        .order_by("next_poll_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    polled = 0
+    for pk in due:
+        claimed = (
+            ViggleResource.objects.filter(pk=pk, status__in=ACTIVE, next_poll_at__lte=now)
+            .filter(_lease_free(now))
+            .update(lease_until=now + timedelta(seconds=CLAIM_SECONDS))
+        )
+        if claimed != 1:
+            continue
+        _resource_poll(pk)
+        polled += 1
+    return polled
+
+
+def _resource_poll(resource_id: int) -> None:
+    from viggle_web.viggle.client import get_client
+    from viggle_web.viggle.errors import ViggleError
+
+    resource = ViggleResource.objects.get(pk=resource_id)
+    client = get_client()
+    try:
+        if resource.kind == ViggleResource.Kind.CHARACTER:
+            answer = client.character_get(resource.upstream_id)
+        else:
+            answer = client.scene_get(resource.upstream_id)
+    except ViggleError as exc:
+        if exc.retryable:
+            wait = max(POLL_SECONDS, exc.retry_after or 0)
+            ViggleResource.objects.filter(pk=resource_id).update(
+                next_poll_at=timezone.now() + timedelta(seconds=wait), lease_until=None
+            )
+        else:
+            _finish(resource_id, ViggleResource.Status.FAILED, exc.human_message)
+        return
+    status = _status(answer.status)
+    if status == ViggleResource.Status.FAILED:
+        _finish(
+            resource_id,
+            status,
+            answer.error_message or "Viggle could not prepare this asset. Try another one.",
+        )
+    elif status == ViggleResource.Status.READY:
+        _finish(resource_id, status)
+    else:
+        ViggleResource.objects.filter(pk=resource_id).update(
+            status=status,
+            next_poll_at=timezone.now() + timedelta(seconds=POLL_SECONDS),
+            lease_until=None,
+            updated_at=timezone.now(),
+        )
+
+
+def resource_next_due() -> float | None:
+    """Seconds until the next active resource is due (0 if overdue), None if none is active."""
+    next_at = (
+        ViggleResource.objects.filter(status__in=ACTIVE)
+        .exclude(upstream_id="")
+        .order_by("next_poll_at")
+        .values_list("next_poll_at", flat=True)
+        .first()
+    )
+    if next_at is None:
+        return None
+    return max(0.0, (next_at - timezone.now()).total_seconds())
+
+
+# --- Template import -----------------------------------------------------------------------------
+
+
+def asset_import_template(*, user: User, template_id: str, name: str) -> tuple[Asset, bool]:
+    """Import a viggle.ai template as a gallery asset with its scene. Returns (asset, created);
+    a template already in the gallery is returned as is. Raises ViggleError (call it from the
+    request: the answer's segments are what the member came for)."""
+    from viggle_web.viggle.client import get_client
+
+    template_id = template_id.strip().lower()
+    existing = Asset.objects.filter(
+        kind=Asset.Kind.TEMPLATE, template_id=template_id, archived_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing, False
+    result = get_client().template_import(template_id=template_id, name=name)
+    with transaction.atomic():
+        asset = Asset.objects.create(
+            kind=Asset.Kind.TEMPLATE,
+            name=name.strip()[:200] or "Template",
+            template_id=template_id,
+            segments=[{"uuid": s.uuid, "type": s.type} for s in result.segments],
+            uploaded_by=user,
+        )
+        status = _status(result.status)
+        ViggleResource.objects.create(
+            asset=asset,
+            kind=ViggleResource.Kind.SCENE,
+            model="",
+            upstream_id=result.id,
+            status=status,
+            requested_by=user,
+            next_poll_at=timezone.now() + timedelta(seconds=POLL_SECONDS)
+            if status in ACTIVE
+            else None,
+        )
+        transaction.on_commit(poll_loop_ensure)
+    return asset, True

@@ -1,0 +1,346 @@
+"""Gallery views: thin. Parse with a form, fetch through _get_asset_for_user, call a service or
+selector, render the page or (for htmx) one of its partials. Login is enforced by middleware."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from viggle_web.assets import selectors, services
+from viggle_web.assets.forms import (
+    GalleryFilterForm,
+    PreprocessForm,
+    RenameForm,
+    TagsForm,
+    TemplateImportForm,
+)
+from viggle_web.assets.models import Asset
+from viggle_web.usage.services import BudgetExceeded
+
+PAGE_SIZE = 24
+GALLERY = "assets/gallery.html"
+DETAIL = "assets/detail.html"
+
+
+def _can_edit(request: HttpRequest, asset: Asset) -> bool:
+    return request.user.is_admin or asset.uploaded_by_id == request.user.pk
+
+
+def _get_asset_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Asset:
+    """The one way views fetch an asset. Every member may see every asset (the gallery is
+    shared); changing one is for its uploader and admins. 404 if missing, 403 if not allowed."""
+    asset = get_object_or_404(selectors.assets_for_cards(user=request.user), pk=pk)
+    if write and not _can_edit(request, asset):
+        raise PermissionDenied(
+            "Only the member who uploaded this asset, or an admin, may change it."
+        )
+    return asset
+
+
+def _card(request: HttpRequest, asset: Asset, *, status: int = 200) -> HttpResponse:
+    return render(request, f"{GALLERY}#card", {"asset": asset}, status=status)
+
+
+def _after_action(request: HttpRequest, asset: Asset) -> HttpResponse:
+    """htmx: the fresh card; otherwise back where the member came from (or the detail page)."""
+    if request.htmx:
+        return _card(request, _get_asset_for_user(request, asset.pk))
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("gallery:detail", asset.pk)
+
+
+def _refuse(request: HttpRequest, asset: Asset, message: str) -> HttpResponse:
+    if request.htmx:
+        # Plain text: app.js shows it as a notice.
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    messages.error(request, message)
+    return redirect("gallery:detail", asset.pk)
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    filters = GalleryFilterForm(request.GET)
+    if not filters.is_valid():
+        return HttpResponseBadRequest("Invalid gallery filter.")
+    data = filters.cleaned_data
+    assets = selectors.asset_list(
+        user=request.user,
+        q=data["q"] or "",
+        kind=data["kind"] or "",
+        uploader=data["uploader"],
+        tag=data["tag"],
+        favourites=data["favourites"],
+        sort=data["sort"] or "newest",
+    )
+    page = Paginator(assets, PAGE_SIZE).get_page(data["page"] or 1)
+    filtered = any(data[key] for key in ("q", "kind", "uploader", "tag", "favourites"))
+    context = {
+        "page": page,
+        "filters": filters,
+        "filtered": filtered,
+        "import_form": TemplateImportForm(),
+        "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
+    }
+    template = f"{GALLERY}#results" if request.htmx else GALLERY
+    return render(request, template, context)
+
+
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    """One or more files. The page's script sends one file per request and gets JSON (the card
+    or the reason); a plain form post (no JavaScript) gets messages and a redirect."""
+    files = request.FILES.getlist("file")
+    xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    if not files:
+        if xhr:
+            return JsonResponse({"ok": False, "message": "No file was sent."}, status=400)
+        messages.error(request, "Choose one or more files to upload.")
+        return redirect("gallery:index")
+    outcomes: list[dict] = []
+    for file in files:
+        try:
+            result = services.asset_create(user=request.user, upload=file)
+        except services.UploadRefused as exc:
+            outcomes.append({"ok": False, "message": exc.message})
+            continue
+        asset = _get_asset_for_user(request, result.asset.pk)
+        outcomes.append(
+            {
+                "ok": True,
+                "created": result.created,
+                "message": result.message,
+                "asset_id": asset.pk,
+                "url": reverse("gallery:detail", args=[asset.pk]),
+                "card": render_to_string(f"{GALLERY}#card", {"asset": asset}, request=request),
+            }
+        )
+    if xhr:
+        if len(outcomes) == 1:
+            outcome = outcomes[0]
+            status = (201 if outcome["created"] else 200) if outcome["ok"] else 400
+            return JsonResponse(outcome, status=status)
+        return JsonResponse({"results": outcomes})
+    for outcome in outcomes:
+        (messages.success if outcome["ok"] else messages.error)(request, outcome["message"])
+    return redirect("gallery:index")
+
+
+@require_GET
+def card(request: HttpRequest, pk: int) -> HttpResponse:
+    return _card(request, _get_asset_for_user(request, pk))
+
+
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk)
+    if request.htmx:
+        return render(request, f"{DETAIL}#resources", {"asset": asset})
+    return render(
+        request,
+        DETAIL,
+        {
+            "asset": asset,
+            "renders": selectors.asset_renders(asset=asset),
+            "can_edit": _can_edit(request, asset),
+            "rename_form": RenameForm(initial={"name": asset.name}),
+            "tags_form": TagsForm(initial={"tags": ", ".join(t.name for t in asset.tags.all())}),
+            "preprocess_form": PreprocessForm(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def rename(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk, write=True)
+    if request.method == "GET":
+        if not request.htmx:
+            return redirect("gallery:detail", asset.pk)
+        form = RenameForm(initial={"name": asset.name})
+        return render(request, f"{GALLERY}#rename_form", {"asset": asset, "form": form})
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return _refuse(request, asset, "A name of 1 to 200 characters is needed.")
+    try:
+        services.asset_rename(asset=asset, name=form.cleaned_data["name"])
+    except services.AssetActionRefused as exc:
+        return _refuse(request, asset, exc.message)
+    return _after_action(request, asset)
+
+
+@require_POST
+def tags(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk, write=True)
+    form = TagsForm(request.POST)
+    if not form.is_valid():
+        return _refuse(request, asset, "The tags are too long.")
+    try:
+        names = services.parse_tag_names(form.cleaned_data["tags"])
+    except services.AssetActionRefused as exc:
+        return _refuse(request, asset, exc.message)
+    services.asset_tags_set(asset=asset, names=names)
+    return _after_action(request, asset)
+
+
+@require_POST
+def favourite(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk)
+    services.asset_favourite_toggle(asset=asset, user=request.user)
+    return _after_action(request, asset)
+
+
+@require_POST
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk, write=True)
+    outcome = services.asset_delete(asset=asset)
+    if outcome == "archived":
+        text = f"“{asset.name}” was used by a render, so it was archived (kept for that history)."
+    else:
+        text = f"“{asset.name}” was deleted."
+    if request.htmx:
+        # The card disappears (swapped with nothing); the notice explains what happened.
+        response = HttpResponse("")
+        response["HX-Trigger"] = json.dumps({"galleryNotice": text})
+        return response
+    messages.success(request, text)
+    return redirect("gallery:index")
+
+
+@require_POST
+def preprocess(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk)
+    form = PreprocessForm(request.POST)
+    if not form.is_valid():
+        return _refuse(request, asset, "Choose the V4 Preview or V3 Preview model.")
+    try:
+        services.resource_request(
+            asset=asset, user=request.user, model=form.cleaned_data["model"] or ""
+        )
+    except BudgetExceeded as exc:
+        return _refuse(request, asset, exc.message)
+    except services.AssetActionRefused as exc:
+        return _refuse(request, asset, exc.message)
+    if not request.htmx:
+        messages.success(request, f"Viggle is preparing “{asset.name}”.")
+    return _after_action(request, asset)
+
+
+@require_http_methods(["GET", "POST"])
+def template_import(request: HttpRequest) -> HttpResponse:
+    from viggle_web.viggle.errors import ViggleError
+
+    form = TemplateImportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            asset, created = services.asset_import_template(
+                user=request.user,
+                template_id=str(form.cleaned_data["template_id"]),
+                name=form.cleaned_data["name"],
+            )
+        except ViggleError as exc:
+            form.add_error(None, exc.human_message)
+        else:
+            if created:
+                messages.success(request, f"The template “{asset.name}” was imported.")
+            else:
+                messages.info(request, f"This template is in the gallery already: “{asset.name}”.")
+            return redirect("gallery:detail", asset.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "assets/import.html", {"form": form}, status=status)
+
+
+# --- Files: only through these views, after the login check ---------------------------------------
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@require_GET
+def media_file(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk)
+    if not asset.file:
+        raise Http404("This asset has no file.")
+    return _serve(request, asset.file.name, asset.content_type, asset.original_filename)
+
+
+@require_GET
+def media_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = _get_asset_for_user(request, pk)
+    if not asset.preview:
+        raise Http404("This asset has no preview.")
+    return _serve(request, asset.preview.name, "image/jpeg", f"{asset.pk}.jpg")
+
+
+def _serve(request: HttpRequest, name: str, content_type: str, filename: str) -> HttpResponse:
+    """Stream a stored file; honours a single HTTP Range so browsers can seek in videos."""
+    try:
+        size = default_storage.size(name)
+        handle = default_storage.open(name, "rb")
+    except (OSError, FileNotFoundError):
+        raise Http404("The file is missing.")
+    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    if match and (match.group(1) or match.group(2)):
+        first, last = match.groups()
+        if first:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+        else:  # "bytes=-N": the last N bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start > end or start >= size:
+            handle.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        handle.seek(start)
+        response = StreamingHttpResponse(
+            _read_range(handle, end - start + 1), status=206, content_type=content_type
+        )
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    else:
+        response = FileResponse(handle, content_type=content_type)
+        response["Content-Length"] = str(size)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = f'inline; filename="{_safe_filename(filename)}"'
+    return response
+
+
+def _read_range(handle, length: int, chunk: int = 256 * 1024):
+    try:
+        while length > 0:
+            data = handle.read(min(chunk, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+def _safe_filename(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._ -]", "_", name)[:100] or "file"
