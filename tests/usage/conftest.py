@@ -13,9 +13,11 @@ from datetime import datetime
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 
 from viggle_web.accounts.models import User
 from viggle_web.usage.models import CreditEntry
+from viggle_web.usage.selectors import BALANCE_CACHE_KEY
 from viggle_web.viggle.errors import ViggleError
 
 _subjects = itertools.count(1)
@@ -82,6 +84,7 @@ def viggle_balance(monkeypatch) -> Callable[..., None]:
     def set_answer(balance: float | None = None, error: ViggleError | None = None) -> None:
         client = FakeClient(balance, error)
         monkeypatch.setattr("viggle_web.viggle.client.get_client", lambda: client)
+        cache.delete(BALANCE_CACHE_KEY)
 
     set_answer(balance=9000.0)
     return set_answer

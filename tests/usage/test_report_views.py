@@ -312,3 +312,28 @@ def test_the_admin_year_report_costs_the_same_queries_for_20_or_2000_rows(
     assert len(response.context["report"].by_member) == 10
     with django_assert_max_num_queries(len(small_csv)):
         admin_client.get(CSV, query)
+
+
+def test_the_balance_is_asked_once_a_minute_not_on_every_load(admin_client, monkeypatch):
+    from tests.usage.conftest import FakeClient
+
+    calls = []
+    client = FakeClient(balance=10.0)
+    monkeypatch.setattr("viggle_web.viggle.client.get_client", lambda: calls.append(1) or client)
+    from django.core.cache import cache
+
+    from viggle_web.usage.selectors import BALANCE_CACHE_KEY
+
+    cache.delete(BALANCE_CACHE_KEY)
+    admin_client.get(REPORT)
+    admin_client.get(REPORT)
+    assert len(calls) == 1
+
+
+def test_the_filter_shows_the_range_in_effect(member_client):
+    html = member_client.get(REPORT, {"start": "2026-02-03", "end": "2026-02-20"}).content.decode()
+    assert 'name="start" value="2026-02-03"' in html
+    assert 'name="end" value="2026-02-20"' in html
+    default = member_client.get(REPORT).content.decode()
+    first = timezone.localdate().replace(day=1)
+    assert f'name="start" value="{first:%Y-%m-%d}"' in default

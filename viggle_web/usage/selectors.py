@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
+from django.core.cache import cache
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth
 from django.utils import timezone
@@ -272,18 +273,32 @@ def with_month_usage(members: QuerySet[User]) -> QuerySet[User]:
 
 @dataclass(frozen=True)
 class Balance:
-    """The organisation's Viggle balance, or why it could not be read."""
+    """The organisation's Viggle balance, or why it could not be read, and when it was asked."""
 
     credits: float | None
+    checked_at: datetime
     error: str = ""
 
 
+BALANCE_CACHE_KEY = "usage:viggle-balance"
+BALANCE_CACHE_SECONDS = 60
+
+
 def viggle_balance() -> Balance:
-    """Ask Viggle for the organisation's balance (one HTTP call; admins' report only)."""
+    """Ask Viggle for the organisation's balance (admins' report only). The answer, a failure
+    included, is kept for a minute: while Viggle is down the client retries for seconds, and a
+    report page should not wait that long on every load."""
     from viggle_web.viggle.client import get_client
     from viggle_web.viggle.errors import ViggleError
 
+    cached = cache.get(BALANCE_CACHE_KEY)
+    if isinstance(cached, Balance):
+        return cached
     try:
-        return Balance(credits=get_client().credits().balance)
+        balance = Balance(credits=get_client().credits().balance, checked_at=timezone.now())
     except ViggleError as exc:
-        return Balance(credits=None, error=exc.human_message or str(exc))
+        balance = Balance(
+            credits=None, checked_at=timezone.now(), error=exc.human_message or str(exc)
+        )
+    cache.set(BALANCE_CACHE_KEY, balance, BALANCE_CACHE_SECONDS)
+    return balance

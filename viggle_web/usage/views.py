@@ -150,7 +150,7 @@ class Chart:
     max_credits: int
     min_credits: int
     bars: list[Bar]
-    ticks: list[tuple[float, str]]
+    ticks: list[tuple[float, str, str]]  # x, label, text-anchor
 
 
 def bar_chart(series: list[UsageRow], *, width: int = 760, height: int = 220) -> Chart:
@@ -179,15 +179,16 @@ def bar_chart(series: list[UsageRow], *, width: int = 760, height: int = 220) ->
                 row.credits < 0,
             )
         )
-    # A handful of x labels: first, last and evenly spaced ones between.
+    # A handful of x labels: first, last and evenly spaced ones between, kept inside the frame.
     step = max(1, round(len(series) / 6))
-    ticks = [
-        (round(left + n * slot + slot / 2, 2), row.label)
-        for n, row in enumerate(series)
-        if n % step == 0 or n == len(series) - 1
-    ]
-    if len(ticks) > 1 and ticks[-1][0] - ticks[-2][0] < 60:
-        ticks.pop(-2)
+    picked = [n for n in range(len(series)) if n % step == 0 or n == len(series) - 1]
+    if len(picked) > 1 and (picked[-1] - picked[-2]) * slot < 90:
+        picked.pop(-2)
+    offset = {"start": 0.0, "middle": slot / 2, "end": slot}
+    ticks = []
+    for n in picked:
+        anchor = "start" if n == 0 else "end" if n == len(series) - 1 else "middle"
+        ticks.append((round(left + n * slot + offset[anchor], 2), series[n].label, anchor))
     return Chart(width, height, left, top, plot_w, plot_h, round(zero_y, 2), high, low, bars, ticks)
 
 
