@@ -117,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]
@@ -224,6 +225,18 @@ Q_CLUSTER: dict = {
     "label": "Background tasks",
     "sync": env_bool("Q_SYNC", False),
 }
+# The render poller (viggle_web/renders/poller.py): how long a worker's claim on a job lasts
+# before another worker may take it over, how many poll loops may run at once across all worker
+# machines, and how many polls one loop makes concurrently.
+RENDER_LEASE_SECONDS = env_int("RENDER_LEASE_SECONDS", 120, minimum=2)
+POLLER_SLOTS = env_int("POLLER_SLOTS", 2, minimum=1)
+POLLER_SLOT_LEASE_SECONDS = env_int("POLLER_SLOT_LEASE_SECONDS", 30, minimum=2)
+POLLER_THREADS = env_int("POLLER_THREADS", 16, minimum=1)
+POLLER_BATCH = env_int("POLLER_BATCH", 200, minimum=1)
+POLLER_LOOP_SECONDS = env_float("POLLER_LOOP_SECONDS", 55.0, minimum=1.0)
+if POLLER_LOOP_SECONDS >= Q_TIMEOUT:
+    raise ImproperlyConfigured("POLLER_LOOP_SECONDS must be shorter than Q_TIMEOUT")
+
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

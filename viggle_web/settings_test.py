@@ -21,3 +21,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
+# Request threads of the live test server must not keep connections open past the test.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Min, Q
 from django.utils import timezone
@@ -25,10 +27,6 @@ from viggle_web.renders.models import PollerSlot, RenderJob
 
 logger = logging.getLogger(__name__)
 
-BATCH = int(os.environ.get("POLLER_BATCH", "200"))
-SLOTS = int(os.environ.get("POLLER_SLOTS", "2"))
-SLOT_LEASE = timedelta(seconds=30)
-THREADS = int(os.environ.get("POLLER_THREADS", "16"))
 IDLE_SLEEP = 1.0
 MIN_SLEEP = 0.05
 
@@ -61,7 +59,7 @@ def _extra_work() -> int:
 
 
 def run_once(owner: str, pool: ThreadPoolExecutor) -> int:
-    ids = services.poll_claim_due(owner=owner, limit=BATCH)
+    ids = services.poll_claim_due(owner=owner, limit=settings.POLLER_BATCH)
     if ids:
         list(pool.map(lambda job_id: _work(job_id, owner), ids))
     return len(ids)
@@ -76,14 +74,35 @@ def seconds_until_next_due() -> float:
     return max(MIN_SLEEP, min(IDLE_SLEEP, (next_due - timezone.now()).total_seconds()))
 
 
+def _slot_lease() -> timedelta:
+    return timedelta(seconds=settings.POLLER_SLOT_LEASE_SECONDS)
+
+
+def _close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
+    """Close the database connection each pool thread opened. A barrier makes every thread take
+    exactly one of the closing tasks."""
+    from django.db import connection
+
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        connection.close()
+
+    list(pool.map(lambda _: close(), range(threads)))
+
+
 def claim_slot(owner: str) -> int | None:
     """Take a free poller slot (or one whose loop died); None when all are busy."""
     now = timezone.now()
-    for slot_id in range(1, SLOTS + 1):
+    for slot_id in range(1, settings.POLLER_SLOTS + 1):
         PollerSlot.objects.get_or_create(pk=slot_id)
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
         if PollerSlot.objects.filter(free, pk=slot_id).update(
-            owner=owner, lease_until=now + SLOT_LEASE
+            owner=owner, lease_until=now + _slot_lease()
         ):
             return slot_id
     return None
@@ -92,7 +111,7 @@ def claim_slot(owner: str) -> int | None:
 def _renew(slot_id: int, owner: str) -> bool:
     return bool(
         PollerSlot.objects.filter(pk=slot_id, owner=owner).update(
-            lease_until=timezone.now() + SLOT_LEASE
+            lease_until=timezone.now() + _slot_lease()
         )
     )
 
@@ -109,18 +128,23 @@ def run_loop(
     deadline = time.monotonic() + seconds
     worked = 0
     try:
-        with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="poller") as pool:
+        with ThreadPoolExecutor(
+            max_workers=settings.POLLER_THREADS, thread_name_prefix="poller"
+        ) as pool:
             while time.monotonic() < deadline and not (stop and stop.is_set()):
                 if slot is not None and not _renew(slot, owner):
                     break  # our slot lease ran out and another loop took over
                 count = run_once(owner, pool)
                 worked += count
                 extra = _extra_work()
-                if count >= BATCH or extra:
+                if count >= settings.POLLER_BATCH or extra:
                     continue
                 time.sleep(min(seconds_until_next_due(), max(0.0, deadline - time.monotonic())))
+            _close_thread_connections(pool, settings.POLLER_THREADS)
     finally:
         if slot is not None:
             PollerSlot.objects.filter(pk=slot, owner=owner).update(owner="", lease_until=None)
-        close_old_connections()
+        from django.db import connection
+
+        connection.close()
     return worked

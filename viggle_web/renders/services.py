@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
@@ -33,7 +34,6 @@ from viggle_web.viggle.types import RenderStatus, Upload
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "viggle_render_updates"
-LEASE = timedelta(seconds=120)
 FIRST_POLL = timedelta(seconds=1)
 POLL_INTERVAL = timedelta(seconds=3)
 MAX_BACKOFF_SECONDS = 60.0
@@ -53,6 +53,10 @@ def notify_job_changed(job: RenderJob) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, job.public_id])
+
+
+def lease_time() -> timedelta:
+    return timedelta(seconds=settings.RENDER_LEASE_SECONDS)
 
 
 def _charge(job: RenderJob) -> JobCharge:
@@ -186,7 +190,7 @@ def job_submit(
                 fast=request.fast,
                 estimate_credits=estimate,
                 estimate_seconds=request.motion.duration_seconds or 0,
-                next_poll_at=timezone.now() + LEASE,
+                next_poll_at=timezone.now() + lease_time(),
             )
     except IntegrityError:
         # Two requests with one key raced: the other one won; return its job.
@@ -207,12 +211,12 @@ def _lease_free(now) -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 
 
-def job_claim(*, job_id: int, owner: str, lease: timedelta = LEASE) -> bool:
+def job_claim(*, job_id: int, owner: str, lease: timedelta | None = None) -> bool:
     """Take the job's lease if nobody holds it. Exactly one caller wins."""
     now = timezone.now()
     return (
         RenderJob.objects.filter(_lease_free(now), pk=job_id, status__in=RenderJob.ACTIVE).update(
-            lease_until=now + lease, lease_owner=owner
+            lease_until=now + (lease or lease_time()), lease_owner=owner
         )
         == 1
     )
@@ -239,7 +243,9 @@ def poll_claim_due(*, owner: str, limit: int) -> list[int]:
             due = due.select_for_update(skip_locked=True)
         ids = list(due[:limit])
         if ids:
-            RenderJob.objects.filter(pk__in=ids).update(lease_until=now + LEASE, lease_owner=owner)
+            RenderJob.objects.filter(pk__in=ids).update(
+                lease_until=now + lease_time(), lease_owner=owner
+            )
     return ids
 
 

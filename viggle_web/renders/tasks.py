@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from viggle_web.renders import poller, services
 
-POLL_LOOP_SECONDS = 55.0
-
 
 def job_send(job_id: int) -> None:
     services.job_send(job_id=job_id, owner=poller.worker_name())
 
 
-def poll_loop(seconds: float = POLL_LOOP_SECONDS) -> int | None:
+def poll_loop(seconds: float | None = None) -> int | None:
     """Run the poll loop, then hand over to a fresh task so polling never pauses between
     schedule ticks; the every-minute schedule restarts the chain if it ever breaks."""
+    from django.conf import settings
+
+    seconds = seconds or settings.POLLER_LOOP_SECONDS
     worked = poller.run_loop(seconds=seconds)
     if worked is not None:
         from django_q.tasks import async_task

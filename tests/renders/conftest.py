@@ -1,0 +1,1 @@
+from tests.viggle_fixtures import *  # noqa: F403
