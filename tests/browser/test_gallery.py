@@ -1,0 +1,65 @@
+"""A member uploads two images and a video at once, tags one, and finds it by that tag."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.assets.media import make_video
+from tests.media_factory import make_jpg, make_png
+from viggle_web.assets.models import Asset
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_upload_three_files_tag_one_and_filter_by_the_tag(
+    page, live_server, login, member, password, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    files = [
+        make_png(tmp_path / "hero.png"),
+        make_jpg(tmp_path / "villain.jpg", size=(320, 240)),
+        make_video(tmp_path / "walk.mp4"),
+    ]
+    login(member.username, password)
+    page.goto(f"{live_server.url}/gallery/")
+    assert page.get_by_text("The gallery is empty").is_visible()
+
+    page.locator("#upload-input").set_input_files([str(f) for f in files])
+
+    rows = page.locator(".upload-row")
+    page.wait_for_function(
+        "document.querySelectorAll('.upload-row[data-state=done]').length === 3", timeout=20_000
+    )
+    assert rows.count() == 3
+    for index in range(3):
+        assert rows.nth(index).locator("progress").evaluate("el => el.value") == 100
+    cards = page.locator("#asset-grid .asset-card")
+    assert cards.count() == 3
+    assert not page.locator("#gallery-empty").count()
+    # Every card shows its preview (served through the login-checked view).
+    page.wait_for_function(
+        "[...document.querySelectorAll('.asset-card img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+    assert page.locator(".asset-card img").count() == 3
+    assert Asset.objects.count() == 3
+
+    hero = page.locator(".asset-card", has_text="hero")
+    hero.get_by_text("Tags", exact=True).click()
+    hero.get_by_label("Tags for hero").fill("Main character")
+    hero.get_by_role("button", name="Save tags").click()
+    page.locator(".asset-card", has_text="#main character").wait_for()
+
+    page.goto(f"{live_server.url}/gallery/")
+    page.get_by_label("Tag", exact=True).select_option(label="main character")
+    page.wait_for_function("document.querySelectorAll('#asset-grid .asset-card').length === 1")
+    assert "tag=main" in page.url  # the filter is in the address, so it can be shared
+    only = page.locator("#asset-grid .asset-card")
+    assert only.locator(".asset-name").inner_text() == "hero"
