@@ -49,3 +49,6 @@ def admin_client(client, admin_user):
 def member_client(client, member):
     client.force_login(member)
     return client
+
+
+from tests.viggle_fixtures import *  # noqa: E402, F403

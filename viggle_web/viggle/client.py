@@ -295,6 +295,8 @@ class ViggleClient:
     # --- plumbing --------------------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:
+        if not self.__api_key:
+            return {}  # Viggle answers 401 CS-UORC01-006, which says what is wrong
         return {"Authorization": f"Bearer {self.__api_key}"}
 
     def _scrub(self, text: str) -> str:
@@ -456,11 +458,19 @@ class ViggleClient:
                     retry_after=_retry_after(response.headers.get("Retry-After")),
                 )
             )
+        if status == 401 and code is None:
+            # The plain-string 401 body carries no code: we know whether we sent a key.
+            code = "CS-UORC01-007" if self.__api_key else "CS-UORC01-006"
         return _Failure(ViggleError(message, status=status, code=code, retryable=False))
 
     def _transport_failure(self, exc: httpx.HTTPError, *, idempotent: bool) -> _Failure:
         kind = type(exc).__name__
         detail = self._scrub(str(exc))[:200]
+        if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
+            # Our request could not even be formed (bad header, bad URL): retrying cannot help.
+            return _Failure(
+                ViggleError(f"Invalid request to Viggle ({kind}: {detail})", retryable=False)
+            )
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             # Nothing reached the server: safe to repeat any call.
             code = TIMEOUT if isinstance(exc, httpx.TimeoutException) else CONNECTION

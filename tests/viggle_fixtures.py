@@ -1,0 +1,186 @@
+"""Fixtures for code that talks to Viggle: the simulator over real HTTP, and media to send it.
+
+viggle_sim     the simulator on pytest-django's live_server, reset, with settings.VIGGLE_BASE_URL
+               and settings.VIGGLE_API_KEY pointing at it; returns a SimHelper (knobs, calls log,
+               wait_for, a ready-made client).
+media_server   a tiny static HTTP server over a temp directory, for the *_url input fields.
+sim_media      a SimpleNamespace of small media files (png, jpg, mp4) made for the test.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.media_factory import make_jpg, make_mp4, make_png
+from viggle_web.viggle.client import ViggleClient
+
+SIM_KEY = "sk-simulator-local-dev"
+
+
+class SimHelper:
+    """Drives the simulator's control endpoint (see viggle_web/simulator/views.py:control)."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        self.base_url = base_url
+        self.key = key
+        self.control_url = f"{base_url}/control"
+        self.http = httpx.Client(timeout=60)
+        self.sleeps: list[float] = []
+
+    # knobs
+    def control(self, **body: Any) -> dict[str, Any]:
+        response = self.http.post(self.control_url, json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def reset(self) -> None:
+        self.control(action="reset")
+
+    def set(self, **knobs: Any) -> dict[str, Any]:
+        return self.control(action="set", **knobs)["state"]
+
+    def set_speed(self, speed: float | None) -> None:
+        self.set(speed=speed)
+
+    def set_credits(self, credits: float) -> None:
+        self.set(credits=credits)
+
+    def set_capacity(self, fast_capacity: int | None) -> None:
+        self.set(fast_capacity=fast_capacity)
+
+    def fault(
+        self,
+        kind: str,
+        *,
+        count: int | None = 1,
+        path_prefix: str = "",
+        method: str = "",
+        key: str = "",
+        retry_after: float | None = None,
+        latency_ms: int = 0,
+        rate: float = 1.0,
+    ) -> int:
+        """Inject a fault: kind is 500, 502, 503, 429, latency, malformed or drop."""
+        body = self.control(
+            action="fault",
+            kind=kind,
+            count=count,
+            path_prefix=path_prefix,
+            method=method,
+            key=key,
+            retry_after=retry_after,
+            latency_ms=latency_ms,
+            rate=rate,
+        )
+        return body["fault_id"]
+
+    def clear_faults(self) -> None:
+        self.control(action="clear_faults")
+
+    # reads
+    def state(self) -> dict[str, Any]:
+        return self.http.get(self.control_url).json()["state"]
+
+    def calls(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """The calls log; `path` matches as a prefix of the API path (e.g. "/api/render")."""
+        calls = self.http.get(self.control_url).json()["calls"]
+        return [
+            c
+            for c in calls
+            if (method is None or c["method"] == method)
+            and (path is None or c["path"].startswith(path))
+        ]
+
+    def creates(self) -> list[dict[str, Any]]:
+        return self.calls("POST", "/api/render")
+
+    # clients and waiting
+    def client(self, **overrides: Any) -> ViggleClient:
+        """A client on the simulator whose backoff sleeps are recorded in `sleeps`, not slept."""
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "api_key": self.key,
+            "timeout": 10.0,
+            "upload_timeout": 120.0,
+            "max_retries": 3,
+            "sleep": self.sleeps.append,
+        }
+        options.update(overrides)
+        return ViggleClient(**options)
+
+    def wait_for(self, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Poll the status endpoint (no auth, like the docs) until the job is final."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body = self.http.get(f"{self.base_url}/api/render/{job_id}").json()
+            if body["status"] in ("complete", "failed", "cancelled"):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {body['status']} after {timeout}s")
+            time.sleep(0.1)
+
+    def wait_ready(self, kind: str, ident: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait for a character or scene (kind "characters" / "scenes") to be ready."""
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"Bearer {self.key}"}
+        while True:
+            body = self.http.get(f"{self.base_url}/api/{kind}/{ident}", headers=headers).json()
+            if body.get("status") in ("ready", "failed"):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{kind} {ident} not ready after {timeout}s")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def viggle_sim(live_server: Any, settings: Any) -> Iterator[SimHelper]:
+    base_url = f"{live_server.url}/_sim"
+    settings.VIGGLE_BASE_URL = base_url
+    settings.VIGGLE_API_KEY = SIM_KEY
+    helper = SimHelper(base_url, SIM_KEY)
+    helper.reset()
+    yield helper
+    helper.close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+@pytest.fixture
+def media_server(tmp_path: Path) -> Iterator[SimpleNamespace]:
+    """Serves files put in `.root` at `.url(name)` over HTTP on loopback."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    yield SimpleNamespace(root=root, url=lambda name: f"http://127.0.0.1:{port}/{name}")
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sim_media(tmp_path: Path) -> SimpleNamespace:
+    """A character PNG/JPG and a 2-second driving MP4, made for this test."""
+    return SimpleNamespace(
+        png=make_png(tmp_path / "character.png"),
+        jpg=make_jpg(tmp_path / "character.jpg"),
+        mp4=make_mp4(tmp_path / "motion.mp4", seconds=2.0),
+    )
