@@ -181,3 +181,32 @@ def test_a_plain_form_post_handles_several_files(member_client, media_root, file
     assert any("bad.png was not added" in t for t in texts)
     assert list(Asset.objects.values_list("original_filename", flat=True)) == ["good.png"]
     assert len(stored_files(media_root)) == 2
+
+
+@pytest.mark.django_db
+def test_the_service_also_refuses_an_oversized_file(member, settings, media_root):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from viggle_web.assets.services import UploadRefused, asset_create
+
+    settings.MAX_UPLOAD_BYTES = 10
+    with pytest.raises(UploadRefused, match="limit"):
+        asset_create(user=member, upload=SimpleUploadedFile("x.png", b"\x89PNG" + b"0" * 20))
+    assert Asset.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_upload_needs_the_csrf_token(member, media_root, files_dir):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(member)
+    path = make_image(files_dir / "hero.png")
+
+    assert post_file(browser, path).status_code == 403
+    assert Asset.objects.count() == 0
+
+    browser.get(reverse("gallery:index"))  # sets the CSRF cookie, as the page does
+    token = browser.cookies["csrftoken"].value
+    assert post_file(browser, path, HTTP_X_CSRFTOKEN=token).status_code == 201
+    assert Asset.objects.count() == 1

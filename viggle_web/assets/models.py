@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 
 def asset_upload_to(instance: Asset, filename: str) -> str:
@@ -70,6 +71,16 @@ class Asset(models.Model):
             ),
             models.Index(fields=["kind", "-created_at"], name="asset_kind_newest"),
             models.Index(fields=["uploaded_by", "-created_at"], name="asset_owner_newest"),
+            # The gallery's other sorts, over live assets only.
+            models.Index(
+                Lower("name"), "id", name="asset_live_name", condition=Q(archived_at__isnull=True)
+            ),
+            models.Index(
+                F("use_count").desc(),
+                F("created_at").desc(),
+                name="asset_live_most_used",
+                condition=Q(archived_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,7 +23,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
@@ -249,7 +249,14 @@ def asset_delete(*, asset: Asset) -> str:
             asset.save(update_fields=["archived_at"])
         return "archived"
     names = [asset.file.name, asset.preview.name]
-    asset.delete()
+    try:
+        with transaction.atomic():
+            asset.delete()
+    except ProtectedError:
+        # A render took it between the check and the delete: keep it after all.
+        asset.archived_at = timezone.now()
+        asset.save(update_fields=["archived_at"])
+        return "archived"
     # Files go only once the row is surely gone.
     transaction.on_commit(lambda: _delete_files(names))
     return "deleted"
@@ -290,32 +297,40 @@ def resource_request(*, asset: Asset, user: User, model: str = "") -> ViggleReso
     else:
         raise AssetActionRefused("An imported template is prepared by Viggle already.")
 
-    with transaction.atomic():
-        resource = (
-            ViggleResource.objects.select_for_update()
-            .filter(asset=asset, kind=kind, model=model)
-            .first()
+    try:
+        return _resource_request(asset=asset, user=user, kind=kind, model=model)
+    except IntegrityError:
+        # Asked twice at the same moment: the other request created it (and booked any credit).
+        return ViggleResource.objects.get(asset=asset, kind=kind, model=model)
+
+
+@transaction.atomic
+def _resource_request(*, asset: Asset, user: User, kind: str, model: str) -> ViggleResource:
+    resource = (
+        ViggleResource.objects.select_for_update()
+        .filter(asset=asset, kind=kind, model=model)
+        .first()
+    )
+    if resource is not None and resource.status != ViggleResource.Status.FAILED:
+        return resource
+    if kind == ViggleResource.Kind.CHARACTER:
+        budget_enforce(user=user, credits=1)
+        credit_charge_character(
+            user=user, subject=f"character:{asset.pk}", note=f"character of {asset.name}"
         )
-        if resource is not None and resource.status != ViggleResource.Status.FAILED:
-            return resource
-        if kind == ViggleResource.Kind.CHARACTER:
-            budget_enforce(user=user, credits=1)
-            credit_charge_character(
-                user=user, subject=f"character:{asset.pk}", note=f"character of {asset.name}"
-            )
-        if resource is None:
-            resource = ViggleResource.objects.create(
-                asset=asset, kind=kind, model=model, requested_by=user
-            )
-        else:
-            resource.status = ViggleResource.Status.PENDING
-            resource.upstream_id = ""
-            resource.error_message = ""
-            resource.requested_by = user
-            resource.next_poll_at = None
-            resource.lease_until = None
-            resource.save()
-        _enqueue_submit(resource.pk)
+    if resource is None:
+        resource = ViggleResource.objects.create(
+            asset=asset, kind=kind, model=model, requested_by=user
+        )
+    else:
+        resource.status = ViggleResource.Status.PENDING
+        resource.upstream_id = ""
+        resource.error_message = ""
+        resource.requested_by = user
+        resource.next_poll_at = None
+        resource.lease_until = None
+        resource.save()
+    _enqueue_submit(resource.pk)
     return resource
 
 
@@ -330,7 +345,7 @@ def _status(value: str) -> str:
     return ViggleResource.Status.PROCESSING  # unknown values: still in progress (docs)
 
 
-def _lease_free(now) -> Q:
+def _lease_free(now: datetime) -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+from collections.abc import Iterator
+from typing import IO
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,6 +27,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from viggle_web.assets import selectors, services
@@ -36,6 +39,7 @@ from viggle_web.assets.forms import (
     TemplateImportForm,
 )
 from viggle_web.assets.models import Asset
+from viggle_web.assets.uploads import SizeLimitUploadHandler
 from viggle_web.usage.services import BudgetExceeded
 
 PAGE_SIZE = 24
@@ -110,18 +114,29 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@csrf_exempt  # checked by _upload: the handler must be in place before the body is read
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:
     """One or more files. The page's script sends one file per request and gets JSON (the card
     or the reason); a plain form post (no JavaScript) gets messages and a redirect."""
+    limiter = SizeLimitUploadHandler(request, limit=settings.MAX_UPLOAD_BYTES)
+    request.upload_handlers.insert(0, limiter)
+    return _upload(request, limiter)
+
+
+@csrf_protect
+def _upload(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpResponse:
     files = request.FILES.getlist("file")
     xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
-    if not files:
+    outcomes: list[dict] = [
+        {"ok": False, "message": services.UploadRefused(name, _too_big()).message}
+        for name in limiter.too_big
+    ]
+    if not files and not outcomes:
         if xhr:
             return JsonResponse({"ok": False, "message": "No file was sent."}, status=400)
         messages.error(request, "Choose one or more files to upload.")
         return redirect("gallery:index")
-    outcomes: list[dict] = []
     for file in files:
         try:
             result = services.asset_create(user=request.user, upload=file)
@@ -148,6 +163,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     for outcome in outcomes:
         (messages.success if outcome["ok"] else messages.error)(request, outcome["message"])
     return redirect("gallery:index")
+
+
+def _too_big() -> str:
+    return f"it is larger than {settings.MAX_UPLOAD_BYTES / (1024 * 1024):.1f} MB, the limit"
 
 
 @require_GET
@@ -330,7 +349,7 @@ def _serve(request: HttpRequest, name: str, content_type: str, filename: str) ->
     return response
 
 
-def _read_range(handle, length: int, chunk: int = 256 * 1024):
+def _read_range(handle: IO[bytes], length: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
     try:
         while length > 0:
             data = handle.read(min(chunk, length))
