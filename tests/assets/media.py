@@ -1,7 +1,8 @@
 """Small real media files for the gallery tests, made on the spot with Pillow and PyAV.
 
-Only what tests/media_factory.py (shared) does not offer lives here: other image formats, other
-video containers, and the hostile files (bombs, disguises, truncations).
+tests/media_factory.py (shared) makes the plain PNG, JPG and MP4; what it does not offer lives
+here: WebP and odd sizes, MOV and WebM containers, fractional frame rates (a cheap 5-minute
+video), and the hostile files (bombs, disguises, truncations).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.assets.conftest import stored_files
 from tests.assets.factories import make_asset
-from viggle_web.assets.models import Asset, Tag
+from viggle_web.assets.models import Asset, Tag, ViggleResource
 from viggle_web.renders.models import RenderJob
 
 INDEX = reverse("gallery:index")
@@ -107,11 +107,25 @@ def test_the_first_page_of_10000_assets_takes_few_queries(
         )
         for i in range(10_000)
     )
+    # Tags, favourites and Viggle resources on the whole first page: no query per card.
+    first_page = list(Asset.objects.order_by("name")[:30])
+    tag = Tag.objects.create(name="crowd")
+    Asset.tags.through.objects.bulk_create(
+        Asset.tags.through(asset_id=a.pk, tag_id=tag.pk) for a in first_page
+    )
+    Asset.favourited_by.through.objects.bulk_create(
+        Asset.favourited_by.through(asset_id=a.pk, user_id=member.pk) for a in first_page
+    )
+    ViggleResource.objects.bulk_create(
+        ViggleResource(asset=a, kind="character", requested_by=member, status="ready")
+        for a in first_page
+    )
     with django_assert_max_num_queries(12):
         response = member_client.get(f"{INDEX}?sort=name")
     assert response.status_code == 200
     assert response.context["page"].paginator.count == 10_000
-    assert "asset 00000" in response.content.decode()
+    html = response.content.decode()
+    assert "asset 00000" in html and "#crowd" in html and "Character: Ready" in html
 
 
 @pytest.mark.django_db

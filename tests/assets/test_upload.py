@@ -19,6 +19,7 @@ from tests.assets.media import (
     make_zip,
     truncate,
 )
+from tests.media_factory import make_jpg, make_mp4, make_png
 from viggle_web.assets.models import Asset
 
 UPLOAD = reverse("gallery:upload")
@@ -31,10 +32,10 @@ def post_file(client, path: Path, **extra):
 
 
 ACCEPTED = {
-    "png": (lambda d: make_image(d / "hero.png"), "image", "image/png"),
-    "jpg": (lambda d: make_image(d / "hero.jpg", fmt="JPEG"), "image", "image/jpeg"),
+    "png": (lambda d: make_png(d / "hero.png"), "image", "image/png"),
+    "jpg": (lambda d: make_jpg(d / "hero.jpg"), "image", "image/jpeg"),
     "webp": (lambda d: make_image(d / "hero.webp", fmt="WEBP"), "image", "image/webp"),
-    "mp4": (lambda d: make_video(d / "dance.mp4"), "video", "video/mp4"),
+    "mp4": (lambda d: make_mp4(d / "dance.mp4"), "video", "video/mp4"),
     "mov": (lambda d: make_video(d / "dance.mov", container="mov"), "video", "video/quicktime"),
     "webm": (
         lambda d: make_video(d / "dance.webm", container="webm", codec="libvpx"),
