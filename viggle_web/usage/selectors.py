@@ -171,15 +171,44 @@ def _entries(*, start: date, end: date, member_id: int | None) -> QuerySet[Credi
     return entries.order_by()
 
 
+def usage_by_member_and_model(
+    *, start: date, end: date, member_id: int | None = None
+) -> tuple[list[UsageRow], list[UsageRow]]:
+    """The per-member and the per-(model, mode) breakdowns, rolled up from one query grouped by
+    (member, model, mode): over a year of a million entries that is one scan of the ledger
+    instead of two, and the groups stay few (members x models x 2 modes)."""
+    rows = list(
+        _entries(start=start, end=end, member_id=member_id)
+        .values("user_id", "model", "mode")
+        .annotate(**_METRICS)
+    )
+    # Names in a second, small query: joining users into the big GROUP BY costs more.
+    names = dict(
+        User.objects.filter(pk__in={row["user_id"] for row in rows}).values_list("pk", "username")
+    )
+    members: dict[int, UsageRow] = {}
+    models: dict[tuple[str, str], UsageRow] = {}
+    for row in rows:
+        member_row = UsageRow.from_values(names[row["user_id"]], row["user_id"], row)
+        key = (row["model"], row["mode"])
+        model_row = UsageRow.from_values(_model_label(*key), key, row)
+        previous = members.get(row["user_id"])
+        members[row["user_id"]] = previous + member_row if previous else member_row
+        models[key] = models[key] + model_row if key in models else model_row
+    return (
+        sorted(members.values(), key=lambda r: (r.label.lower(), r.label)),
+        [models[key] for key in sorted(models)],
+    )
+
+
 def usage_by_member(*, start: date, end: date, member_id: int | None = None) -> list[UsageRow]:
     """One row per member with ledger entries in the period (one query)."""
-    rows = (
-        _entries(start=start, end=end, member_id=member_id)
-        .values("user_id", "user__username")
-        .annotate(**_METRICS)
-        .order_by("user__username")
-    )
-    return [UsageRow.from_values(row["user__username"], row["user_id"], row) for row in rows]
+    return usage_by_member_and_model(start=start, end=end, member_id=member_id)[0]
+
+
+def usage_by_model(*, start: date, end: date, member_id: int | None = None) -> list[UsageRow]:
+    """One row per (model, mode): fast against normal, V4 against V3 (one query)."""
+    return usage_by_member_and_model(start=start, end=end, member_id=member_id)[1]
 
 
 def _periods(start: date, end: date, group: Group) -> list[date]:
@@ -222,34 +251,20 @@ def _model_label(model: str, mode: str) -> str:
     return f"{model.replace('_', ' ')} · {CreditEntry.Mode(mode).label.lower()}"
 
 
-def usage_by_model(*, start: date, end: date, member_id: int | None = None) -> list[UsageRow]:
-    """One row per (model, mode): fast against normal, V4 against V3 (one query)."""
-    rows = (
-        _entries(start=start, end=end, member_id=member_id)
-        .values("model", "mode")
-        .annotate(**_METRICS)
-        .order_by("model", "mode")
-    )
-    return [
-        UsageRow.from_values(
-            _model_label(row["model"], row["mode"]), (row["model"], row["mode"]), row
-        )
-        for row in rows
-    ]
-
-
 def usage_report(
     *, start: date, end: date, group: Group, member_id: int | None = None
 ) -> UsageReport:
-    """Everything the usage page and its CSV show: three grouped queries, whatever the rows."""
+    """Everything the usage page and its CSV show: two grouped queries over the ledger and one
+    for the members' names, whatever the number of rows."""
+    by_member, by_model = usage_by_member_and_model(start=start, end=end, member_id=member_id)
     return UsageReport(
         start=start,
         end=end,
         group=group,
         member_id=member_id,
-        by_member=usage_by_member(start=start, end=end, member_id=member_id),
+        by_member=by_member,
         series=usage_series(start=start, end=end, group=group, member_id=member_id),
-        by_model=usage_by_model(start=start, end=end, member_id=member_id),
+        by_model=by_model,
     )
 
 

@@ -66,8 +66,11 @@ def report(request: HttpRequest) -> HttpResponse:
     context["chart"] = bar_chart(usage.series)
     context["csv_query"] = request.GET.urlencode()
     if user.is_admin:
-        lower, upper = selectors.report_window(usage.start, usage.end)
-        context["ledger_total"] = selectors.credits_used(user=None, start=lower, end=upper)
+        if usage.member_id is None:
+            context["ledger_total"] = usage.total.credits  # already the whole ledger's sum
+        else:
+            lower, upper = selectors.report_window(usage.start, usage.end)
+            context["ledger_total"] = selectors.credits_used(user=None, start=lower, end=upper)
         context["balance"] = selectors.viggle_balance()
     return render(request, "usage/report.html", context)
 

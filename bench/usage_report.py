@@ -1,0 +1,174 @@
+"""Server time of the admin's year usage report over a large ledger.
+
+    DATABASE_URL=postgres://... .venv/bin/python bench/usage_report.py [--rows 1000000] [--runs 9]
+
+Needs a Postgres (the report is tuned for it). It never touches the database named in
+DATABASE_URL: it creates its own scratch database on the same server (``viggle_bench_<pid>``),
+migrates it, inserts the rows with one ``generate_series`` INSERT, renders the report through
+Django's test client (full stack: middleware, selectors, templates) and drops the database again.
+Viggle's balance call is stubbed so that only our server's time is measured. Prints p50/p95 of
+the server time, the number of SQL queries per render and the plan of the report's queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import types
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "viggle_web.settings_test")
+
+import django  # noqa: E402
+
+INSERT = """
+INSERT INTO usage_creditentry
+    (user_id, kind, subject, job_id, credits, output_seconds, model, mode, created_at, note)
+SELECT
+    (%(users)s::bigint[])[1 + (i %% %(n_users)s)],
+    k.kind,
+    'bench:' || lpad(i::text, 9, '0'),  -- in index order: appends, not page splits
+    NULL,
+    CASE k.kind WHEN 'reserve' THEN 10 + (i %% 40) WHEN 'settle' THEN (i %% 5) - 2
+                WHEN 'release' THEN -(10 + (i %% 40)) ELSE 1 END,
+    CASE k.kind WHEN 'settle' THEN 5 + (i %% 50) ELSE 0 END,
+    CASE WHEN k.kind = 'character' THEN '' WHEN i %% 3 = 0 THEN 'V3_Preview' ELSE 'V4_Preview' END,
+    CASE WHEN k.kind <> 'character' AND i %% 4 = 0 THEN 'fast' ELSE 'normal' END,
+    %(start)s::timestamptz + ((i - 1)::float8 / %(rows)s) * %(span)s::interval,
+    ''
+FROM generate_series(1, %(rows)s) AS i,
+LATERAL (SELECT CASE WHEN i %% 10 < 5 THEN 'reserve' WHEN i %% 10 < 8 THEN 'settle'
+                     WHEN i %% 10 < 9 THEN 'release' ELSE 'character' END AS kind) AS k
+"""
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=25)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--no-explain", action="store_true")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the scratch database (viggle_bench_keep)"
+    )
+    args = parser.parse_args()
+
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit("bench/usage_report.py needs DATABASE_URL pointing at a Postgres server.")
+    name = "viggle_bench_keep" if args.keep else f"viggle_bench_{os.getpid()}"
+    connection.settings_dict["TEST"]["NAME"] = name
+    old_name = connection.settings_dict["NAME"]
+    t0 = time.perf_counter()
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        run(args, t0)
+    finally:
+        if not args.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def run(args: argparse.Namespace, t0: float) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.utils import timezone
+
+    from viggle_web.accounts.models import User
+    from viggle_web.usage import selectors
+    from viggle_web.usage.models import CreditEntry
+    from viggle_web.viggle import client as viggle_client
+
+    print(
+        f"scratch database {connection.settings_dict['NAME']} migrated in "
+        f"{time.perf_counter() - t0:.1f}s"
+    )
+    setup_test_environment()  # the test client records templates' contexts
+    admin = User.objects.create_user(username="bench-admin", role="admin")
+    users = [admin.pk] + [
+        User.objects.create_user(username=f"bench-{n:03d}").pk for n in range(args.members - 1)
+    ]
+    tz = timezone.get_current_timezone()
+    start = datetime(args.year, 1, 1, tzinfo=tz)
+    end = datetime(args.year + 1, 1, 1, tzinfo=tz)
+    t1 = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT,
+            {
+                "users": users,
+                "n_users": len(users),
+                "rows": args.rows,
+                "start": start,
+                "span": end - start,
+            },
+        )
+        cursor.execute("VACUUM ANALYZE usage_creditentry")
+    count = CreditEntry.objects.count()
+    print(
+        f"inserted {count:,} ledger rows for {len(users)} members in "
+        f"{time.perf_counter() - t1:.1f}s (incl. VACUUM ANALYZE)"
+    )
+
+    # Only our server's time: Viggle's balance answer is stubbed.
+    stub = types.SimpleNamespace(credits=lambda: types.SimpleNamespace(balance=12345.0))
+    viggle_client.get_client = lambda: stub  # type: ignore[assignment]
+
+    client = Client()
+    client.force_login(admin)
+    url = f"/usage/?start={args.year}-01-01&end={args.year}-12-31&group=month"
+    response = client.get(url)  # warm-up: connection, templates, plans
+    assert response.status_code == 200, response.status_code
+    report = response.context["report"]
+    assert report.total.credits == selectors.credits_used(user=None, start=start, end=end)
+
+    times: list[float] = []
+    for _ in range(args.runs):
+        with CaptureQueriesContext(connection) as capture:
+            began = time.perf_counter()
+            response = client.get(url)
+            times.append(time.perf_counter() - began)
+        queries = list(capture.captured_queries)  # read now: the next request resets the log
+        assert response.status_code == 200
+    csv_began = time.perf_counter()
+    csv_response = client.get(url.replace("/usage/?", "/usage/usage.csv?"))
+    csv_time = time.perf_counter() - csv_began
+    assert csv_response.status_code == 200
+
+    print(f"admin year report, {args.runs} renders over {count:,} rows:")
+    print(
+        f"  server time p50 {1000 * statistics.median(times):.0f} ms, "
+        f"p95 {1000 * percentile(times, 95):.0f} ms, "
+        f"min {1000 * min(times):.0f} ms, max {1000 * max(times):.0f} ms"
+    )
+    print(f"  SQL queries per render: {len(queries)}")
+    print(f"  CSV export: {1000 * csv_time:.0f} ms")
+    print(
+        f"  report total {report.total.credits:,} credits, {len(report.by_member)} members, "
+        f"{len(report.by_model)} model/mode rows"
+    )
+    if not args.no_explain:
+        slowest = sorted(queries, key=lambda q: -float(q["time"]))[:3]
+        for query in slowest:
+            print(f"\n-- {float(query['time']) * 1000:.0f} ms: {query['sql'][:160]}...")
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+                print("\n".join("   " + row[0] for row in cursor.fetchall()))
+
+
+if __name__ == "__main__":
+    main()
