@@ -211,3 +211,17 @@ def test_an_upload_needs_the_csrf_token(member, media_root, files_dir):
     token = browser.cookies["csrftoken"].value
     assert post_file(browser, path, HTTP_X_CSRFTOKEN=token).status_code == 201
     assert Asset.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_uploading_an_archived_file_again_restores_it(member_client, member, media_root, files_dir):
+    path = make_png(files_dir / "hero.png")
+    first = post_file(member_client, path).json()
+    Asset.objects.filter(pk=first["asset_id"]).update(archived_at="2026-01-01T00:00:00Z")
+
+    response = post_file(member_client, path)
+
+    assert response.status_code == 200
+    assert "restored" in response.json()["message"]
+    assert Asset.objects.get().archived_at is None
+    assert len(stored_files(media_root)) == 2

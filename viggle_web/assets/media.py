@@ -193,7 +193,9 @@ def probe_video(source: Source, head: bytes) -> Probe:
     )
 
 
-def _demux_end(container: av.container.InputContainer, stream: av.VideoStream):
+def _demux_end(
+    container: av.container.InputContainer, stream: av.VideoStream
+) -> tuple[float | None, int]:
     """(end time in seconds of the last video packet, number of video packets)."""
     end: float | None = None
     frames = 0
