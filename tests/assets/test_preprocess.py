@@ -230,3 +230,29 @@ def test_a_template_id_must_be_a_uuid(member_client):
     )
     assert response.status_code == 400
     assert not Asset.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_one_poll_loop_runs_at_a_time(member, media_root, tmp_path):
+    holding, done = threading.Event(), threading.Event()
+
+    def other_loop() -> None:
+        with services._single_loop() as mine:
+            assert mine
+            holding.set()
+            done.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        assert tasks.resource_poll_loop(seconds=5) == 0
+        assert time.monotonic() - started < 1
+    finally:
+        done.set()
+        thread.join()
+    # Free again once the other loop is over.
+    with services._single_loop() as mine:
+        assert mine

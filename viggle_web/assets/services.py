@@ -14,15 +14,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
@@ -276,9 +278,55 @@ def _enqueue_submit(resource_id: int) -> None:
 
 
 def poll_loop_ensure() -> None:
-    """Start the resource poll loop unless one was started recently (in this cache)."""
-    if cache.add("assets:resource-poll-loop", "1", timeout=POLL_LOOP_SECONDS):
-        _enqueue("viggle_web.assets.tasks.resource_poll_loop")
+    """Enqueue the resource poll loop. A loop that finds another one running exits at once
+    (see resource_poll_loop), so enqueueing one more than needed costs almost nothing."""
+    _enqueue("viggle_web.assets.tasks.resource_poll_loop")
+
+
+# Postgres advisory lock key for "a resource poll loop is running" (any fixed 64-bit number).
+_POLL_LOOP_LOCK = 0x56_49_47_47_4C_45_52_53
+
+
+@contextmanager
+def _single_loop() -> Iterator[bool]:
+    """Whether this process may run the loop: one at a time on Postgres (a session advisory
+    lock, released even if the worker dies with its connection). Elsewhere always; the claims
+    in resource_poll_due keep concurrent loops from polling one resource twice."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_POLL_LOOP_LOCK])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_POLL_LOOP_LOCK])
+
+
+def resource_poll_loop(*, seconds: float = POLL_LOOP_SECONDS) -> int:
+    """Poll due characters and scenes for up to ``seconds`` (keep it under the django-q2 task
+    timeout), sleeping until the next one is due, then hand over to a fresh loop task while any
+    are still in progress. django-q2 schedules fire at most once a minute, too slow for Viggle's
+    5 s poll, hence a loop. Returns how many polls it made."""
+    deadline = time.monotonic() + seconds
+    polled = 0
+    with _single_loop() as mine:
+        if not mine:
+            return 0
+        while True:
+            polled += resource_poll_due()
+            wait = resource_next_due()
+            if wait is None or deadline - time.monotonic() <= wait:
+                break
+            time.sleep(min(max(wait, 0.2), deadline - time.monotonic()))
+    # Checked after the lock is released: a resource submitted while this loop was finishing
+    # (whose own loop task gave up because this one held the lock) is not left behind.
+    if resource_next_due() is not None:
+        poll_loop_ensure()
+    return polled
 
 
 def resource_request(*, asset: Asset, user: User, model: str = "") -> ViggleResource:
