@@ -62,10 +62,12 @@ class QCluster:
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
+        """Ask politely, briefly: a running poll loop would hold the worker for its whole turn,
+        and leases make an abrupt stop safe anyway."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.kill()
 

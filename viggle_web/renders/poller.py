@@ -108,6 +108,11 @@ def claim_slot(owner: str) -> int | None:
     return None
 
 
+def is_running() -> bool:
+    """Whether some poll loop holds a live slot."""
+    return PollerSlot.objects.filter(lease_until__gt=timezone.now()).exists()
+
+
 def _renew(slot_id: int, owner: str) -> bool:
     return bool(
         PollerSlot.objects.filter(pk=slot_id, owner=owner).update(

@@ -7,6 +7,11 @@ from viggle_web.renders import poller, services
 
 def job_send(job_id: int) -> None:
     services.job_send(job_id=job_id, owner=poller.worker_name())
+    # The schedule starts the poll loop once a minute at best: start it now if none is on duty.
+    if not poller.is_running():
+        from django_q.tasks import async_task
+
+        async_task("viggle_web.renders.tasks.poll_loop")
 
 
 def poll_loop(seconds: float | None = None) -> int | None:
