@@ -256,3 +256,21 @@ def test_only_one_poll_loop_runs_at_a_time(member, media_root, tmp_path):
     # Free again once the other loop is over.
     with services._single_loop() as mine:
         assert mine
+
+
+@pytest.mark.django_db
+def test_the_detail_page_polls_its_resources_fragment(member_client, member, media_root, tmp_path):
+    image = upload(member_client, make_png(tmp_path / "hero.png"))
+    ViggleResource.objects.create(
+        asset=image, kind="character", requested_by=member, status="processing", upstream_id="u1"
+    )
+    fragment = member_client.get(reverse("gallery:detail", args=[image.pk]), HTTP_HX_REQUEST="true")
+    html = fragment.content.decode()
+    assert html.strip().startswith('<div id="asset-resources"')
+    assert 'hx-trigger="every 3s"' in html and "Preprocessing" in html
+    assert "u1" not in html
+    ViggleResource.objects.update(status="failed", error_message="Viggle could not do it.")
+    html = member_client.get(
+        reverse("gallery:detail", args=[image.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "every 3s" not in html and "Viggle could not do it." in html

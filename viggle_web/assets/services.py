@@ -189,6 +189,12 @@ def _delete_files(names: list[str]) -> None:
 # --- Edits ---------------------------------------------------------------------------------------
 
 
+def asset_can_change(*, asset: Asset, user: User) -> bool:
+    """The gallery is shared for viewing; renaming, tagging and deleting belong to the member
+    who uploaded the asset and to admins."""
+    return user.is_admin or asset.uploaded_by_id == user.pk
+
+
 def asset_rename(*, asset: Asset, name: str) -> Asset:
     name = name.strip()
     if not name:

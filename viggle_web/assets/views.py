@@ -48,7 +48,7 @@ DETAIL = "assets/detail.html"
 
 
 def _can_edit(request: HttpRequest, asset: Asset) -> bool:
-    return request.user.is_admin or asset.uploaded_by_id == request.user.pk
+    return services.asset_can_change(asset=asset, user=request.user)
 
 
 def _get_asset_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Asset:
