@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tests.assets.media import make_video
@@ -63,3 +65,28 @@ def test_upload_three_files_tag_one_and_filter_by_the_tag(
     assert "tag=main" in page.url  # the filter is in the address, so it can be shared
     only = page.locator("#asset-grid .asset-card")
     assert only.locator(".asset-name").inner_text() == "hero"
+
+
+def test_a_file_dropped_on_the_page_is_uploaded(
+    page, live_server, login, member, password, tmp_path
+):
+    png = make_png(tmp_path / "dropped.png")
+    login(member.username, password)
+    page.goto(f"{live_server.url}/gallery/")
+
+    page.evaluate(
+        """([name, b64]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, {type: "image/png"}));
+            const zone = document.querySelector("[data-upload-zone]");
+            const init = {dataTransfer: transfer, bubbles: true, cancelable: true};
+            zone.dispatchEvent(new DragEvent("dragover", init));
+            zone.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        ["dropped.png", base64.b64encode(png.read_bytes()).decode()],
+    )
+
+    page.locator(".upload-row[data-state=done]").wait_for()
+    page.locator(".asset-card", has_text="dropped").wait_for()
+    assert Asset.objects.get().original_filename == "dropped.png"
