@@ -9,27 +9,11 @@ import pytest
 from django.db.models import Sum
 from django.urls import reverse
 
-from tests.media_factory import make_mp4, make_png
-from tests.renders.factories import asset_with_file
 from viggle_web.renders import poller, tasks
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage.models import CreditEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def assets(member, tmp_path):
-    character = asset_with_file(
-        owner=member, kind="image", path=make_png(tmp_path / "hero.png"), name="Hero"
-    )
-    motion = asset_with_file(
-        owner=member,
-        kind="video",
-        path=make_mp4(tmp_path / "dance.mp4", seconds=2.0),
-        name="Dance",
-    )
-    return character, motion
 
 
 def _post_form(client, character, motion, **extra):
