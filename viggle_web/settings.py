@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "viggle_web.assets",
     "viggle_web.renders",
     "viggle_web.usage",
+    "viggle_web.gateway",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,8 @@ urlpatterns = [
     path("gallery/", include("viggle_web.assets.urls")),
     path("renders/", include("viggle_web.renders.urls")),
     path("usage/", include("viggle_web.usage.urls")),
+    path("api/", include("viggle_web.gateway.urls")),
+    path("account/", include("viggle_web.gateway.account_urls")),
 ]
 
 if settings.VIGGLE_SIMULATOR_ENABLED:

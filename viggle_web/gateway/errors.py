@@ -1,0 +1,92 @@
+"""Errors of the Viggle-compatible API, in Viggle's codes and body shape:
+``{"detail": {"error_code": ..., "message": ..., "action": ...}}`` with the documented HTTP
+status (docs: shared/docs/viggle-api.md, "Error codes")."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+
+MISSING_KEY = "CS-UORC01-006"
+BAD_KEY = "CS-UORC01-007"
+NO_CREDITS = "CS-UORC01-008"
+FAST_FULL = "CS-UORC01-001"
+VALIDATION = "CS-UORC01-002"
+RENDER_FAILED = "CS-UORC01-009"
+NEED_IMAGE = "CS-ORIV-001"
+NEED_VIDEO = "CS-ORIV-002"
+VIDEO_FORMAT = "CS-ORIV-003"
+VIDEO_TOO_LONG = "CS-ORIV-004"
+FILE_TOO_LARGE = "CS-ORIV-005"
+TOO_MANY_PIXELS = "CS-ORIV-006"
+VIDEO_UNREADABLE = "CS-ORIV-007"
+NO_CHARACTER = "CS-ORIV-008"
+NO_SCENE = "CS-ORIV-009"
+SCENE_NOT_READY = "CS-ORIV-010"
+BAD_BACKGROUND = "CS-ORIV-011"
+BAD_MAPPING = "CS-ORIV-012"
+# Codes of our own, for answers Viggle's table has no code for (same body shape).
+NOT_FOUND = "NOT_FOUND"
+FORBIDDEN = "FORBIDDEN"
+RATE_LIMITED = "RATE_LIMITED"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+UPSTREAM = "UPSTREAM_UNAVAILABLE"
+
+ACTIONS: dict[str, str] = {
+    MISSING_KEY: "Send Authorization: Bearer <your personal token> (Viggle Studio, API tokens)",
+    BAD_KEY: "Check your token: it may have been revoked; create a new one in Viggle Studio",
+    NO_CREDITS: "Your monthly budget is used up: ask an admin or wait for the next month",
+    FAST_FULL: "Retry with fast=false or wait",
+    NOT_FOUND: "Check the id",
+    FORBIDDEN: "Only its owner or an admin can do that",
+    RATE_LIMITED: "Wait for Retry-After seconds, then try again",
+    METHOD_NOT_ALLOWED: "Use one of the methods in the Allow header",
+    UPSTREAM: "Try again in a moment",
+}
+DEFAULT_ACTION = "Check your request parameters"
+
+# Every code this API can answer with, and its HTTP status (for the OpenAPI document and tests).
+STATUS_OF: dict[str, int] = {
+    MISSING_KEY: 401,
+    BAD_KEY: 401,
+    NO_CREDITS: 402,
+    FORBIDDEN: 403,
+    NOT_FOUND: 404,
+    METHOD_NOT_ALLOWED: 405,
+    RATE_LIMITED: 429,
+    UPSTREAM: 502,
+}
+
+
+class ApiError(Exception):
+    """An answer other than success. ``status`` defaults to the code's documented status."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status or STATUS_OF.get(code, 400)
+        self.headers = headers or {}
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {
+        "detail": {
+            "error_code": code,
+            "message": message,
+            "action": ACTIONS.get(code, DEFAULT_ACTION),
+        }
+    }
+
+
+def error_response(error: ApiError) -> JsonResponse:
+    response = JsonResponse(error_body(error.code, error.message), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response

@@ -1,0 +1,639 @@
+"""The rules of the Viggle-compatible API: tokens, and each endpoint's work on top of the app's
+own services (asset_create, resource_request, job_submit, job_cancel, budgets).
+
+Everything an API call makes is ordinary app state: uploads and fetched URLs become gallery
+assets (deduplicated by content), renders are RenderJob rows with source="api" booked to the
+token's member, characters and scenes are the assets' Viggle resources. Upstream ids and URLs
+never leave this module's answers: jobs are addressed by RenderJob.public_id, characters and
+scenes by ApiObject.public_id, results by signed links to our own copy of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+
+from viggle_web.accounts.models import User
+from viggle_web.assets.models import Asset, ViggleResource
+from viggle_web.assets.services import (
+    AssetActionRefused,
+    UploadRefused,
+    asset_create,
+    asset_import_template,
+    resource_request,
+)
+from viggle_web.core.netsafety import FetchError, fetch_to_file
+from viggle_web.gateway import errors
+from viggle_web.gateway.errors import ApiError
+from viggle_web.gateway.models import ApiObject, ApiToken
+from viggle_web.renders.models import RenderJob
+from viggle_web.renders.services import RenderRefused, RenderRequest, job_cancel, job_submit
+from viggle_web.usage.selectors import budget_status
+from viggle_web.usage.services import BudgetExceeded
+from viggle_web.viggle.errors import ViggleError
+
+TOKEN_PREFIX = "vs_"  # noqa: S105 - a marker, not a secret
+DISPLAY_PREFIX_CHARS = 10
+LAST_USED_GRANULARITY = timedelta(seconds=60)
+DOWNLOAD_SALT = "viggle_web.gateway.download"
+DEFAULT_DOWNLOAD_MAX_AGE = 3600
+MODELS = tuple(RenderJob.Model.values)
+BACKGROUND_MODES = {
+    "original": RenderJob.Background.ORIGINAL,
+    "inpaint": RenderJob.Background.ORIGINAL,  # documented alias
+    "solid": RenderJob.Background.SOLID,
+    "transparent": RenderJob.Background.TRANSPARENT,
+}
+BG_COLOR_RE = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
+TRUE = ("true", "1", "yes", "on")
+FALSE = ("false", "0", "no", "off")
+# When neither the member nor the organisation has a cap, /api/credits reports this balance
+# (a number, so scripts that compare it keep working) and "unlimited": true.
+UNLIMITED_BALANCE = 1_000_000_000
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    token: ApiToken
+    raw: str  # shown to the member once, never stored
+
+
+def token_create(*, user: User, name: str) -> CreatedToken:
+    name = " ".join(name.split())[:100]
+    if not name:
+        raise ValueError("A token needs a name.")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=raw[:DISPLAY_PREFIX_CHARS], token_hash=token_hash(raw)
+    )
+    return CreatedToken(token=token, raw=raw)
+
+
+def token_can_revoke(*, token: ApiToken, actor: User) -> bool:
+    return token.user_id == actor.pk or actor.is_admin
+
+
+def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
+    """Revoke ``token`` (its member or an admin). Revoking twice changes nothing."""
+    if not token_can_revoke(token=token, actor=actor):
+        raise PermissionDenied("Only the token's member or an admin can revoke it.")
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor
+    )
+    token.refresh_from_db()
+    return token
+
+
+def token_authenticate(*, raw: str) -> ApiToken | None:
+    """The live token for ``raw``: not revoked, its member active. Records last use (at most
+    once a minute, so polling scripts do not write on every call)."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=token_hash(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def tokens_of(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)
+
+
+def tokens_all_active() -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(revoked_at__isnull=True).select_related("user")
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """One media input of a request: a file field or its *_url twin."""
+
+    field: str
+    url_field: str
+    upload: UploadedFile | None = None
+    url: str | None = None
+    too_large: bool = False  # the upload was dropped at the size limit
+
+    @property
+    def given(self) -> bool:
+        return self.upload is not None or bool(self.url) or self.too_large
+
+
+def _refusal_code(reason: str, kind: str) -> str:
+    """Viggle's code for an upload refused by asset_create (judged by content)."""
+    text = reason.lower()
+    if "the limit is" in text:
+        return errors.FILE_TOO_LARGE
+    if "largest viggle accepts" in text:
+        return errors.TOO_MANY_PIXELS
+    if kind == Asset.Kind.VIDEO:
+        if "long; viggle accepts at most" in text:
+            return errors.VIDEO_TOO_LONG
+        if "not an mp4" in text or "not a readable mp4" in text or "content is not" in text:
+            return errors.VIDEO_FORMAT
+        if any(word in text for word in ("damaged", "truncated", "decoded", "cannot be read")):
+            return errors.VIDEO_UNREADABLE
+    return errors.VALIDATION
+
+
+def _fetch_upload(url: str, field: str) -> UploadedFile:
+    """Fetch a member's URL (guarded: core.netsafety) into a temp-file upload."""
+    upload = TemporaryUploadedFile("download", "application/octet-stream", 0, None)
+    try:
+        result = fetch_to_file(url, upload.file, max_bytes=settings.MAX_UPLOAD_BYTES)
+    except FetchError as exc:
+        upload.close()
+        if exc.too_large:
+            raise ApiError(errors.FILE_TOO_LARGE, f"{field}: file larger than the limit")
+        raise ApiError(errors.VALIDATION, f"Could not fetch {field}: {exc.reason}")
+    upload.name = result.filename
+    upload.size = result.size
+    upload.file.flush()
+    upload.seek(0)
+    return upload
+
+
+def _asset_from(*, user: User, media: MediaInput, kind: str, missing_code: str) -> Asset:
+    """The gallery asset for a media input (stored once per content). Raises ApiError."""
+    if media.upload is not None and media.url:
+        raise ApiError(errors.VALIDATION, f"Send {media.field} or {media.url_field}, not both")
+    if media.too_large:
+        raise ApiError(errors.FILE_TOO_LARGE, f"{media.field}: file larger than the limit")
+    if media.upload is None and not media.url:
+        raise ApiError(missing_code, f"{media.field} (or {media.url_field}) is required")
+    upload = (
+        media.upload
+        if media.upload is not None
+        else _fetch_upload(media.url or "", media.url_field)
+    )
+    try:
+        result = asset_create(user=user, upload=upload)
+    except UploadRefused as exc:
+        raise ApiError(_refusal_code(exc.reason, kind), f"{media.field}: {exc.reason}")
+    finally:
+        if media.upload is None:
+            upload.close()
+    asset = result.asset
+    if asset.kind != kind:
+        what = (
+            "a PNG, JPG or WebP image" if kind == Asset.Kind.IMAGE else "an MP4, MOV or WebM video"
+        )
+        code = errors.VIDEO_FORMAT if kind == Asset.Kind.VIDEO else errors.VALIDATION
+        raise ApiError(code, f"{media.field} must be {what}")
+    return asset
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None or not value.strip():
+        return False
+    lowered = value.strip().lower()
+    if lowered in TRUE:
+        return True
+    if lowered in FALSE:
+        return False
+    raise ApiError(errors.VALIDATION, f"{name} must be true or false")
+
+
+def _background(value: str | None) -> str:
+    mode = (value or "").strip() or "original"
+    if mode not in BACKGROUND_MODES:
+        raise ApiError(errors.BAD_BACKGROUND, "Invalid background mode")
+    return BACKGROUND_MODES[mode]
+
+
+def _model(value: str | None) -> str | None:
+    model = (value or "").strip() or None
+    if model is not None and model not in MODELS:
+        raise ApiError(errors.VALIDATION, f"model must be one of {', '.join(MODELS)}")
+    return model
+
+
+def _bg_color(value: str | None) -> str:
+    color = (value or "").strip() or "0,255,0"
+    match = BG_COLOR_RE.match(color)
+    if not match or any(int(part) > 255 for part in match.groups()):
+        raise ApiError(errors.VALIDATION, 'bg_color must be "R,G,B" with values 0-255')
+    return ",".join(str(int(part)) for part in match.groups())
+
+
+def _mapping(raw: str) -> dict[str, str]:
+    try:
+        mapping = json.loads(raw)
+    except ValueError:
+        raise ApiError(errors.BAD_MAPPING, "Invalid character_mapping JSON")
+    if (
+        not isinstance(mapping, dict)
+        or not mapping
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+    ):
+        raise ApiError(
+            errors.BAD_MAPPING, "character_mapping must map segment ids to character ids"
+        )
+    return mapping
+
+
+# --- characters and scenes ----------------------------------------------------------------------
+
+
+def objects_visible(*, user: User, kind: str) -> QuerySet[ApiObject]:
+    """The characters or scenes a member sees through the API: their own (admins: all)."""
+    rows = (
+        ApiObject.objects.filter(kind=kind)
+        .select_related("asset")
+        .prefetch_related("asset__viggle_resources")
+    )
+    return rows if user.is_admin else rows.filter(owner=user)
+
+
+def object_get(*, user: User, kind: str, public_id: str) -> ApiObject:
+    found = objects_visible(user=user, kind=kind).filter(public_id=public_id).first()
+    if found is None:
+        code = errors.NO_CHARACTER if kind == ApiObject.Kind.CHARACTER else errors.NO_SCENE
+        raise ApiError(code, f"{kind.capitalize()} not found", status=404)
+    return found
+
+
+def object_resource(obj: ApiObject) -> ViggleResource | None:
+    kind = ViggleResource.Kind.CHARACTER if obj.kind == ApiObject.Kind.CHARACTER else "scene"
+    return obj.asset.resource(kind, obj.model)
+
+
+def object_delete(*, user: User, kind: str, public_id: str) -> None:
+    """Forget the API's id for a character or scene (its member or an admin). The gallery
+    asset stays: the gallery is shared, and its owner decides about it there."""
+    obj = object_get(user=user, kind=kind, public_id=public_id)
+    obj.delete()
+
+
+def _required_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ApiError(errors.VALIDATION, "name is required")
+    return name[:200]
+
+
+def _prepare(*, user: User, asset: Asset, model: str = "") -> None:
+    try:
+        resource_request(asset=asset, user=user, model=model)
+    except BudgetExceeded as exc:
+        raise ApiError(errors.NO_CREDITS, exc.message)
+    except AssetActionRefused as exc:
+        raise ApiError(errors.VALIDATION, exc.message)
+
+
+def character_create(*, user: User, name: str | None, image: MediaInput) -> ApiObject:
+    """POST /api/characters/preprocess: the image becomes a gallery asset and a Viggle
+    character (1 credit, booked to the member, refused over budget)."""
+    name = _required_name(name)
+    asset = _asset_from(
+        user=user, media=image, kind=Asset.Kind.IMAGE, missing_code=errors.NEED_IMAGE
+    )
+    _prepare(user=user, asset=asset)
+    return ApiObject.objects.create(
+        kind=ApiObject.Kind.CHARACTER, asset=asset, name=name, owner=user
+    )
+
+
+def scene_create(
+    *,
+    user: User,
+    name: str | None,
+    video: MediaInput,
+    model: str | None,
+    background_mode: str | None,
+) -> ApiObject:
+    """POST /api/scenes/preprocess: the video becomes a gallery asset and a Viggle scene bound
+    to ``model`` (free)."""
+    name = _required_name(name)
+    background = _background(background_mode)
+    chosen = _model(model) or RenderJob.Model.V4
+    asset = _asset_from(
+        user=user, media=video, kind=Asset.Kind.VIDEO, missing_code=errors.NEED_VIDEO
+    )
+    _prepare(user=user, asset=asset, model=chosen)
+    return ApiObject.objects.create(
+        kind=ApiObject.Kind.SCENE,
+        asset=asset,
+        model=chosen,
+        background_mode=background,
+        name=name,
+        owner=user,
+    )
+
+
+def scene_import(*, user: User, body: Any) -> ApiObject:
+    """POST /api/scenes/import: a viggle.ai template becomes a gallery template asset."""
+    if not isinstance(body, dict):
+        raise ApiError(errors.VALIDATION, "Body must be a JSON object")
+    template_id = str(body.get("template_id") or "").strip()
+    try:
+        uuid.UUID(template_id)
+    except ValueError:
+        raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
+    name = _required_name(str(body.get("name") or ""))
+    try:
+        asset, _created = asset_import_template(user=user, template_id=template_id, name=name)
+    except ViggleError as exc:
+        raise _upstream_error(exc)
+    return ApiObject.objects.create(kind=ApiObject.Kind.SCENE, asset=asset, name=name, owner=user)
+
+
+def _upstream_error(exc: ViggleError) -> ApiError:
+    """A Viggle refusal of a request we pass on synchronously. Problems of the organisation's
+    own key or balance are not the member's: they become 502."""
+    code = exc.code or ""
+    if code.startswith("CS-ORIV") or code in (errors.VALIDATION, errors.FAST_FULL):
+        return ApiError(exc.code or errors.VALIDATION, exc.human_message, status=400)
+    return ApiError(errors.UPSTREAM, exc.human_message)
+
+
+# --- renders ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    ref_image: MediaInput
+    driving_video: MediaInput
+    character_id: str | None = None
+    scene_id: str | None = None
+    character_mapping: str | None = None
+    model: str | None = None
+    background_mode: str | None = None
+    bg_color: str | None = None
+    fast: str | None = None
+    idempotency_key: str | None = None
+
+
+def _ready(obj: ApiObject) -> bool:
+    resource = object_resource(obj)
+    return resource is not None and resource.is_ready
+
+
+def _scene_for_render(user: User, scene_id: str, model: str | None) -> tuple[ApiObject, str]:
+    scene = objects_visible(user=user, kind=ApiObject.Kind.SCENE).filter(public_id=scene_id).first()
+    if scene is None:
+        raise ApiError(errors.NO_SCENE, "Scene not found")
+    resource = object_resource(scene)
+    if resource is not None and resource.status == ViggleResource.Status.FAILED:
+        raise ApiError(errors.NO_SCENE, "Scene preprocessing failed: preprocess it again")
+    if not _ready(scene):
+        raise ApiError(errors.SCENE_NOT_READY, "Scene preprocessing not complete")
+    if scene.model and model is not None and model != scene.model:
+        raise ApiError(errors.VALIDATION, f"The scene was preprocessed for {scene.model}")
+    return scene, scene.model or model or RenderJob.Model.V4
+
+
+def _character_for_render(user: User, character_id: str) -> Asset:
+    character = (
+        objects_visible(user=user, kind=ApiObject.Kind.CHARACTER)
+        .filter(public_id=character_id)
+        .first()
+    )
+    if character is None:
+        raise ApiError(errors.NO_CHARACTER, "Character not found")
+    if not _ready(character):
+        raise ApiError(errors.VALIDATION, "Character preprocessing not complete")
+    return character.asset
+
+
+def render_create(*, user: User, data: RenderInput) -> RenderJob:
+    """POST /api/render, with the contract's input combinations and options. The job is an
+    ordinary render of the member's (budget checked and booked in job_submit, which refuses
+    over budget before any upstream call)."""
+    has_ref, has_drv = data.ref_image.given, data.driving_video.given
+    character_id = (data.character_id or "").strip() or None
+    scene_id = (data.scene_id or "").strip() or None
+    mapping_raw = (data.character_mapping or "").strip() or None
+    if mapping_raw is not None:
+        if has_ref or has_drv or character_id:
+            raise ApiError(errors.VALIDATION, "Give exactly one input combination")
+        if not scene_id:
+            raise ApiError(errors.NEED_VIDEO, "scene_id required with character_mapping")
+    elif character_id or scene_id:
+        if has_ref or has_drv:
+            raise ApiError(errors.VALIDATION, "Give exactly one input combination")
+        if not character_id:
+            raise ApiError(errors.NEED_IMAGE, "Reference image (or character_id) required")
+        if not scene_id:
+            raise ApiError(errors.NEED_VIDEO, "Driving video (or scene_id) required")
+    else:
+        if not has_ref:
+            raise ApiError(errors.NEED_IMAGE, "Reference image required")
+        if not has_drv:
+            raise ApiError(errors.NEED_VIDEO, "Driving video (or scene_id) required")
+
+    model = _model(data.model)
+    background = _background(data.background_mode)
+    bg_color = _bg_color(data.bg_color)
+    fast = _flag(data.fast, "fast")
+    if fast and not (data.driving_video.upload is not None or scene_id):
+        raise ApiError(errors.VALIDATION, "fast needs a driving_video upload or a scene_id")
+    mapping = _mapping(mapping_raw) if mapping_raw is not None else None
+
+    character: Asset | None = None
+    asset_mapping: dict[str, int] | None = None
+    if scene_id:
+        scene, model = _scene_for_render(user, scene_id, model)
+        motion = scene.asset
+        if mapping is not None:
+            if motion.kind != Asset.Kind.TEMPLATE:
+                raise ApiError(errors.BAD_MAPPING, "character_mapping needs an imported template")
+            known = {s.get("uuid") for s in motion.segments if isinstance(s, dict)}
+            unknown = sorted(set(mapping) - known)
+            if unknown:
+                raise ApiError(errors.BAD_MAPPING, f"Unknown segment ids: {', '.join(unknown)}")
+            asset_mapping = {
+                segment: _character_for_render(user, cid).pk for segment, cid in mapping.items()
+            }
+        else:
+            character = _character_for_render(user, character_id or "")
+    else:
+        character = _asset_from(
+            user=user, media=data.ref_image, kind=Asset.Kind.IMAGE, missing_code=errors.NEED_IMAGE
+        )
+        motion = _asset_from(
+            user=user,
+            media=data.driving_video,
+            kind=Asset.Kind.VIDEO,
+            missing_code=errors.NEED_VIDEO,
+        )
+        model = model or RenderJob.Model.V4
+
+    key = (data.idempotency_key or "").strip()[:60]
+    idempotency_key = f"api:{user.pk}:{key}" if key else f"api:{uuid.uuid4().hex}"
+    request = RenderRequest(
+        character=character,
+        motion=motion,
+        model=model,
+        background_mode=background,
+        bg_color=bg_color if background == RenderJob.Background.SOLID else "",
+        fast=fast,
+        character_mapping=asset_mapping,
+    )
+    try:
+        return job_submit(
+            owner=user,
+            idempotency_key=idempotency_key,
+            request=request,
+            source=RenderJob.Source.API,
+        )
+    except BudgetExceeded as exc:
+        raise ApiError(errors.NO_CREDITS, exc.message)
+    except RenderRefused as exc:
+        raise ApiError(errors.VALIDATION, " ".join(exc.messages))
+
+
+def render_get(*, public_id: str) -> RenderJob:
+    """A job for the token-free status endpoint: only jobs started through the API, found by
+    their unguessable id (web renders stay behind the login)."""
+    job = (
+        RenderJob.objects.select_related("character", "motion")
+        .filter(public_id=public_id, source=RenderJob.Source.API)
+        .first()
+    )
+    if job is None:
+        raise ApiError(errors.NOT_FOUND, "Job not found")
+    return job
+
+
+def render_cancel(*, user: User, public_id: str) -> RenderJob:
+    """DELETE /api/render/{id}: its member or an admin; credits are released."""
+    job = RenderJob.objects.filter(public_id=public_id).first()
+    if job is None:
+        raise ApiError(errors.NOT_FOUND, "Job not found")
+    if job.owner_id != user.pk and not user.is_admin:
+        raise ApiError(
+            errors.FORBIDDEN, "Only the member who started this job or an admin can cancel it"
+        )
+    try:
+        return job_cancel(job=job, actor=user)
+    except RenderRefused:
+        job.refresh_from_db()
+        raise ApiError(errors.VALIDATION, f"Job cannot be cancelled: it is {api_status(job)}")
+
+
+def api_status(job: RenderJob) -> str:
+    """Our job states in Viggle's vocabulary."""
+    if job.status in (RenderJob.Status.PENDING, RenderJob.Status.QUEUED):
+        return "queued"
+    if job.status in (RenderJob.Status.PROCESSING, RenderJob.Status.FINISHING):
+        return "processing"
+    return str(job.status)
+
+
+def api_mode(job: RenderJob) -> str:
+    if job.upstream_mode:
+        return job.upstream_mode
+    if job.fast:
+        return "fast"
+    motion = job.motion
+    if motion is not None and (
+        motion.kind == Asset.Kind.TEMPLATE
+        or (
+            job.character is not None
+            and job.character.character_id()
+            and motion.scene_id(job.model)
+        )
+    ):
+        return "preprocessed"
+    return "full_pipeline"
+
+
+# --- credits ------------------------------------------------------------------------------------
+
+
+def credits_summary(*, user: User) -> dict[str, Any]:
+    """GET /api/credits for the token's member: ``balance`` is what they may still spend this
+    month (the smaller of their own and the organisation's remaining budget; UNLIMITED_BALANCE
+    with "unlimited": true when neither is capped); ``total_used`` is what they spent this
+    month; ``total_purchased`` is their monthly cap (null when uncapped)."""
+    status = budget_status(user=user)
+    remaining = status.remaining
+    return {
+        "balance": remaining if remaining is not None else UNLIMITED_BALANCE,
+        "unlimited": remaining is None,
+        "total_purchased": status.member.cap,
+        "total_used": status.member.used,
+        "monthly_cap": status.member.cap,
+        "organisation_remaining": status.org.remaining if status.org.cap is not None else None,
+        "resets_at": status.resets_at.isoformat(),
+        "updated_at": timezone.now().isoformat(),
+    }
+
+
+# --- signed downloads ---------------------------------------------------------------------------
+
+
+def download_max_age() -> int:
+    return int(getattr(settings, "GATEWAY_DOWNLOAD_MAX_AGE", DEFAULT_DOWNLOAD_MAX_AGE))
+
+
+def download_sign(*, kind: str, ident: str | int, which: str) -> str:
+    """A token for download_open: "job"/public_id/"output"|"mask" or "asset"/pk/"preview"."""
+    return signing.TimestampSigner(salt=DOWNLOAD_SALT).sign(f"{kind}.{ident}.{which}")
+
+
+@dataclass(frozen=True)
+class Download:
+    file: FieldFile
+    filename: str
+    content_type: str
+
+
+def download_open(*, token: str) -> Download:
+    """What a signed link points at. Raises ApiError: 403 when expired, 404 otherwise."""
+    signer = signing.TimestampSigner(salt=DOWNLOAD_SALT)
+    try:
+        value = signer.unsign(token, max_age=download_max_age())
+    except signing.SignatureExpired:
+        raise ApiError(errors.FORBIDDEN, "This download link has expired: poll the job again")
+    except signing.BadSignature:
+        raise ApiError(errors.NOT_FOUND, "No such file")
+    kind, _, rest = value.partition(".")
+    ident, _, which = rest.rpartition(".")
+    field: FieldFile | None = None
+    name = "file"
+    content_type = "application/octet-stream"
+    if kind == "job" and which in ("output", "mask"):
+        job = RenderJob.objects.filter(public_id=ident).first()
+        field = getattr(job, which) if job is not None else None
+        name, content_type = f"{ident}-{which}.mp4", "video/mp4"
+    elif kind == "asset" and which == "preview" and ident.isdigit():
+        asset = Asset.objects.filter(pk=int(ident)).first()
+        field = asset.preview if asset is not None else None
+        name, content_type = f"preview-{ident}.jpg", "image/jpeg"
+    if not field:
+        raise ApiError(errors.NOT_FOUND, "No such file (it may have been deleted)")
+    return Download(file=field, filename=os.path.basename(name), content_type=content_type)

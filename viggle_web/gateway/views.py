@@ -1,0 +1,276 @@
+"""The Viggle-compatible HTTP API (mounted at /api/): thin views that parse a request, call a
+gateway service and shape its answer. Auth is the member's bearer token (no session, no CSRF);
+the status endpoint, the OpenAPI document and signed downloads need none, by design.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import SuspiciousOperation
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    MemoryFileUploadHandler,
+    SkipFile,
+    TemporaryFileUploadHandler,
+)
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+
+from viggle_web.accounts.models import User
+from viggle_web.gateway import errors, payloads, services
+from viggle_web.gateway.auth import authenticate
+from viggle_web.gateway.errors import ApiError, error_response
+from viggle_web.gateway.models import ApiObject
+from viggle_web.gateway.openapi import openapi_document
+from viggle_web.gateway.ratelimit import ip_limit, rate_take, token_limit
+
+ApiView = Callable[..., HttpResponse]
+
+
+class FieldSizeLimitHandler(FileUploadHandler):
+    """First in the chain: drops a file as soon as it passes the size limit (nothing of it is
+    stored) and remembers its field, so the answer can be CS-ORIV-005 for that field."""
+
+    def __init__(self, request: HttpRequest, *, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.too_big: set[str] = set()
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > self.limit:
+            self.too_big.add(self.field_name or "")
+            raise SkipFile()
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def _client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _rate(key: str, limit: int) -> None:
+    decision = rate_take(key=key, limit=limit)
+    if not decision.allowed:
+        raise ApiError(
+            errors.RATE_LIMITED,
+            f"Rate limit exceeded: at most {decision.limit} requests per minute",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
+def api_endpoint(
+    *, methods: tuple[str, ...], public: bool | Callable[[HttpRequest], bool] = False
+) -> Callable[[ApiView], ApiView]:
+    """Method check, token auth (unless ``public``), rate limit (per token; per client address
+    on public endpoints), streamed and capped uploads, and Viggle-shaped errors for every
+    refusal, including malformed bodies (never a 500 for bad input)."""
+
+    def decorate(view: ApiView) -> ApiView:
+        @csrf_exempt
+        @login_not_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            limit_handler = FieldSizeLimitHandler(request, limit=settings.MAX_UPLOAD_BYTES)
+            request.upload_handlers = [
+                limit_handler,
+                MemoryFileUploadHandler(request),
+                TemporaryFileUploadHandler(request),
+            ]
+            request.too_big_fields = limit_handler.too_big  # type: ignore[attr-defined]
+            try:
+                if request.method not in methods:
+                    raise ApiError(
+                        errors.METHOD_NOT_ALLOWED,
+                        f"Method {request.method} not allowed",
+                        headers={"Allow": ", ".join(methods)},
+                    )
+                if public(request) if callable(public) else public:
+                    _rate(f"ip:{_client_address(request)}", ip_limit())
+                    return view(request, None, *args, **kwargs)
+                token = authenticate(request)
+                _rate(f"token:{token.pk}", token_limit())
+                return view(request, token.user, *args, **kwargs)
+            except ApiError as exc:
+                return error_response(exc)
+            except (MultiPartParserError, SuspiciousOperation, UnreadablePostError) as exc:
+                return error_response(
+                    ApiError(errors.VALIDATION, f"The request body could not be read: {exc}")
+                )
+
+        return wrapper
+
+    return decorate
+
+
+def _absolute(request: HttpRequest) -> payloads.Absolute:
+    return request.build_absolute_uri
+
+
+def _field(request: HttpRequest, name: str) -> str | None:
+    value = request.POST.get(name)
+    return value.strip() or None if value is not None else None
+
+
+def _media(request: HttpRequest, field: str, url_field: str) -> services.MediaInput:
+    return services.MediaInput(
+        field=field,
+        url_field=url_field,
+        upload=request.FILES.get(field),
+        url=_field(request, url_field),
+        too_large=field in request.too_big_fields,  # type: ignore[attr-defined]
+    )
+
+
+class PageForm(forms.Form):
+    limit = forms.IntegerField(required=False, min_value=1, max_value=100)
+    offset = forms.IntegerField(required=False, min_value=0)
+
+    def page(self) -> tuple[int, int]:
+        if not self.is_valid():
+            raise ApiError(errors.VALIDATION, "limit must be 1-100 and offset >= 0")
+        return self.cleaned_data["limit"] or 50, self.cleaned_data["offset"] or 0
+
+
+# --- renders ------------------------------------------------------------------------------------
+
+
+@api_endpoint(methods=("POST",))
+def render_create(request: HttpRequest, user: User) -> HttpResponse:
+    data = services.RenderInput(
+        ref_image=_media(request, "ref_image", "ref_image_url"),
+        driving_video=_media(request, "driving_video", "driving_video_url"),
+        character_id=_field(request, "character_id"),
+        scene_id=_field(request, "scene_id"),
+        character_mapping=_field(request, "character_mapping") or _field(request, "characters"),
+        model=_field(request, "model"),
+        background_mode=_field(request, "background_mode"),
+        bg_color=_field(request, "bg_color"),
+        fast=_field(request, "fast"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    job = services.render_create(user=user, data=data)
+    return JsonResponse(payloads.render_created(job))
+
+
+@api_endpoint(methods=("GET", "HEAD", "DELETE"), public=lambda r: r.method in ("GET", "HEAD"))
+def render_detail(request: HttpRequest, user: User | None, job_id: str) -> HttpResponse:
+    if request.method == "DELETE":
+        assert user is not None
+        job = services.render_cancel(user=user, public_id=job_id)
+        return JsonResponse(
+            {
+                "job_id": job.public_id,
+                "status": "cancelled",
+                "success": True,
+                "credits_refunded": job.estimate_credits,
+            }
+        )
+    job = services.render_get(public_id=job_id)
+    return JsonResponse(payloads.render_status(job, _absolute(request)))
+
+
+# --- characters and scenes ----------------------------------------------------------------------
+
+
+def _object_list(request: HttpRequest, user: User, kind: str) -> list[ApiObject] | Any:
+    limit, offset = PageForm(request.GET).page()
+    rows = services.objects_visible(user=user, kind=kind)
+    return list(rows[offset : offset + limit]), rows.count()
+
+
+@api_endpoint(methods=("GET",))
+def character_list(request: HttpRequest, user: User) -> HttpResponse:
+    rows, total = _object_list(request, user, ApiObject.Kind.CHARACTER)
+    items = [payloads.character(obj, _absolute(request)) for obj in rows]
+    return JsonResponse({"characters": items, "total": total})
+
+
+@api_endpoint(methods=("POST",))
+def character_preprocess(request: HttpRequest, user: User) -> HttpResponse:
+    obj = services.character_create(
+        user=user, name=_field(request, "name"), image=_media(request, "image", "image_url")
+    )
+    return JsonResponse(payloads.character_created(obj))
+
+
+@api_endpoint(methods=("GET", "DELETE"))
+def character_detail(request: HttpRequest, user: User, character_id: str) -> HttpResponse:
+    kind = ApiObject.Kind.CHARACTER
+    if request.method == "DELETE":
+        services.object_delete(user=user, kind=kind, public_id=character_id)
+        return JsonResponse({"success": True})
+    obj = services.object_get(user=user, kind=kind, public_id=character_id)
+    return JsonResponse(payloads.character(obj, _absolute(request)))
+
+
+@api_endpoint(methods=("GET",))
+def scene_list(request: HttpRequest, user: User) -> HttpResponse:
+    rows, total = _object_list(request, user, ApiObject.Kind.SCENE)
+    return JsonResponse({"scenes": [payloads.scene(obj) for obj in rows], "total": total})
+
+
+@api_endpoint(methods=("POST",))
+def scene_preprocess(request: HttpRequest, user: User) -> HttpResponse:
+    obj = services.scene_create(
+        user=user,
+        name=_field(request, "name"),
+        video=_media(request, "video", "video_url"),
+        model=_field(request, "model"),
+        background_mode=_field(request, "background_mode"),
+    )
+    return JsonResponse(payloads.scene_created(obj))
+
+
+@api_endpoint(methods=("POST",))
+def scene_import(request: HttpRequest, user: User) -> HttpResponse:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ApiError(errors.VALIDATION, "Body must be JSON")
+    obj = services.scene_import(user=user, body=body)
+    return JsonResponse(payloads.template_imported(obj))
+
+
+@api_endpoint(methods=("GET", "DELETE"))
+def scene_detail(request: HttpRequest, user: User, scene_id: str) -> HttpResponse:
+    kind = ApiObject.Kind.SCENE
+    if request.method == "DELETE":
+        services.object_delete(user=user, kind=kind, public_id=scene_id)
+        return JsonResponse({"success": True})
+    obj = services.object_get(user=user, kind=kind, public_id=scene_id)
+    return JsonResponse(payloads.scene(obj))
+
+
+# --- account, files, description ----------------------------------------------------------------
+
+
+@api_endpoint(methods=("GET",))
+def credits(request: HttpRequest, user: User) -> HttpResponse:
+    return JsonResponse(services.credits_summary(user=user))
+
+
+@api_endpoint(methods=("GET", "HEAD"), public=True)
+def signed_download(request: HttpRequest, user: None, token: str) -> HttpResponse:
+    download = services.download_open(token=token)
+    response = FileResponse(
+        download.file.open("rb"),
+        content_type=download.content_type,
+        filename=download.filename,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@api_endpoint(methods=("GET",), public=True)
+def openapi(request: HttpRequest, user: None) -> HttpResponse:
+    return JsonResponse(openapi_document(server=request.build_absolute_uri("/").rstrip("/")))
