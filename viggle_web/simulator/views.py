@@ -6,13 +6,15 @@ the bearer key (except where the contract says no auth).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
+import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import wraps
 from typing import IO, Any
@@ -25,7 +27,14 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db import transaction
 from django.db.models import F
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -150,16 +159,41 @@ def _body_of(response: HttpResponse) -> bytes:
     return response.content
 
 
-def _corrupt(response: HttpResponse, kind: str) -> HttpResponse:
+def _corrupt(request: HttpRequest, response: HttpResponse, kind: str) -> HttpResponse:
     body = _body_of(response)
-    broken = HttpResponse(body[: max(1, len(body) // 2)], status=response.status_code)
-    broken["Content-Type"] = response.get("Content-Type", "application/json")
-    if kind == SimFault.Kind.DROP:
-        # Promise the whole body, send half, close: the client sees a connection dropped
-        # mid-response (httpx: RemoteProtocolError).
-        broken["Content-Length"] = str(len(body) + 64)
-        broken["Connection"] = "close"
-    return broken
+    half = body[: max(1, len(body) // 2)]
+    if kind == SimFault.Kind.MALFORMED:
+        broken = HttpResponse(half, status=response.status_code)
+        broken["Content-Type"] = response.get("Content-Type", "application/json")
+        return broken
+    # Dropped connection: promise the whole body, send half, then shut the socket, so the
+    # client sees the peer close mid-body (httpx: RemoteProtocolError).
+    sock = _client_socket(request)
+
+    def half_then_hang_up() -> Iterator[bytes]:
+        yield half
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        else:  # unknown server: an error mid-body makes most servers close the connection
+            raise ConnectionAbortedError("simulated dropped connection")
+
+    dropped = StreamingHttpResponse(half_then_hang_up(), status=response.status_code)
+    dropped["Content-Type"] = response.get("Content-Type", "application/json")
+    dropped["Content-Length"] = str(len(body))
+    return dropped
+
+
+def _client_socket(request: HttpRequest) -> socket.socket | None:
+    """The connection's socket under Django's WSGI server (wsgi.input wraps its file)."""
+    stream: Any = request.environ.get("wsgi.input")
+    # LimitedStream keeps the bound read() of the handler's rfile (a buffered SocketIO).
+    stream = getattr(getattr(stream, "_read", None), "__self__", stream)
+    for attribute in ("raw", "_sock"):
+        if isinstance(stream, socket.socket):
+            break
+        stream = getattr(stream, attribute, None)
+    return stream if isinstance(stream, socket.socket) else None
 
 
 def endpoint(*, methods: tuple[str, ...], auth: bool | Callable[[HttpRequest], bool] = True):
@@ -192,7 +226,7 @@ def endpoint(*, methods: tuple[str, ...], auth: bool | Callable[[HttpRequest], b
             else:
                 response = _dispatch(view, request, methods, auth, key, valid, args, kwargs)
                 if failure is not None:
-                    response = _corrupt(response, failure.kind)
+                    response = _corrupt(request, response, failure.kind)
             SimCall.objects.filter(pk=call.pk).update(
                 status=response.status_code, fault=failure.kind if failure else ""
             )
