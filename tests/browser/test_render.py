@@ -1,0 +1,60 @@
+"""A member renders in the browser: the progress bar moves, then the player and the download
+link appear, all without a reload; the worker is a real qcluster process."""
+
+from __future__ import annotations
+
+import av
+import pytest
+
+from tests.media_factory import make_mp4, make_png
+from tests.renders.factories import asset_with_file
+from tests.viggle_fixtures import *  # noqa: F403
+from tests.workers import QCluster
+from viggle_web.renders.models import RenderJob
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_render_progress_is_live_and_the_result_downloads(
+    page, live_server, viggle_sim, member, password, login, tmp_path
+):
+    asset_with_file(owner=member, kind="image", path=make_png(tmp_path / "hero.png"), name="Hero")
+    asset_with_file(
+        owner=member, kind="video", path=make_mp4(tmp_path / "walk.mp4", seconds=2.0), name="Walk"
+    )
+    viggle_sim.set_speed(1.5)  # ~10 s of upstream work: long enough to watch it move
+    worker = QCluster("browser").start()
+    try:
+        login("bob", password)
+        page.goto(f"{live_server.url}/renders/new/")
+        page.get_by_label("Character").select_option(label="Hero")
+        page.get_by_label("Motion").select_option(label="Walk (2.0 s)")
+        page.wait_for_function("document.querySelector('#estimate').textContent.includes('2')")
+        assert "Estimated cost: 2 credits" in page.locator("#estimate").inner_text()
+        page.get_by_role("button", name="Start render").click()
+        page.wait_for_url(f"{live_server.url}/renders/r_*/")
+        page.evaluate("window.__sameDocument = true")
+
+        seen: set[int] = set()
+        for _ in range(300):
+            bar = page.locator("#job-status [role=progressbar]")
+            if bar.count():
+                seen.add(int(bar.get_attribute("aria-valuenow")))
+            if page.locator("#job-status video").count():
+                break
+            page.wait_for_timeout(100)
+        assert page.locator("#job-status video").count() == 1, page.content()
+        assert page.evaluate("window.__sameDocument") is True  # no reload happened
+        moving = {value for value in seen if 0 < value < 100}
+        assert len(moving) >= 2, f"progress values seen: {sorted(seen)}"
+
+        with page.expect_download() as download_info:
+            page.get_by_role("link", name="Download video").click()
+        path = tmp_path / "result.mp4"
+        download_info.value.save_as(path)
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert abs(float(stream.duration * stream.time_base) - 2.0) < 0.3
+        assert RenderJob.objects.get().status == "complete"
+    finally:
+        worker.stop()
