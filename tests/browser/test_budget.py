@@ -43,3 +43,35 @@ def test_an_admin_sets_the_organisation_cap(page, live_server, login, admin_user
     page.locator(".org-budget").get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").first).to_contain_text("monthly cap is now 5000 credits")
     expect(page.locator("[data-org-cap]")).to_have_text("5000")
+
+
+def test_a_members_over_cap_render_is_refused_with_the_remaining_amount(
+    page, live_server, login, admin_user, member, password, tmp_path
+):
+    from tests.media_factory import make_mp4, make_png
+    from tests.renders.factories import asset_with_file
+    from viggle_web.renders.models import RenderJob
+
+    asset_with_file(owner=member, kind="image", path=make_png(tmp_path / "c.png"), name="Hero")
+    asset_with_file(
+        owner=member, kind="video", path=make_mp4(tmp_path / "m.mp4", seconds=3.0), name="Jump"
+    )
+    # The admin caps the member at 2 credits in the browser.
+    login("alice", password)
+    page.goto(f"{live_server.url}/usage/budgets/")
+    page.get_by_label("Monthly cap for bob").fill("2")
+    page.locator(f"#budget-{member.pk}").get_by_role("button", name="Save").click()
+    expect(page.locator(f"#budget-{member.pk} [data-cap]")).to_have_text("2")
+    page.get_by_role("button", name="Log out").click()
+
+    # The member's 3-second render (3 credits) is refused before anything is sent.
+    login("bob", password)
+    page.goto(f"{live_server.url}/renders/new/")
+    page.get_by_label("Character").select_option(label="Hero")
+    page.get_by_label("Motion").select_option(label="Jump (3.0 s)")
+    expect(page.locator("#estimate")).to_contain_text("you have 2 left this month")
+    page.get_by_role("button", name="Start render").click()
+    alert = page.locator(".form-errors")
+    expect(alert).to_contain_text("This needs 3 credits")
+    expect(alert).to_contain_text("only 2 of 2 left")
+    assert RenderJob.objects.count() == 0

@@ -163,3 +163,18 @@ def test_another_member_cannot_cancel_or_delete(client, other_member, member, as
     assert client.get(reverse("renders:detail", args=[job.public_id])).status_code == 200
     job.refresh_from_db()
     assert job.status == "pending"
+
+
+def test_an_over_budget_render_is_refused_with_no_upstream_call(
+    member_client, member, assets, viggle_sim
+):
+    from viggle_web.usage.models import Budget
+
+    Budget.objects.create(user=member, monthly_cap=1)
+    character, motion = assets
+    response = _post_form(member_client, character, motion)
+    assert response.status_code == 400
+    assert "only 1 of 1 left" in response.content.decode()
+    assert not RenderJob.objects.exists()
+    assert not CreditEntry.objects.exists()
+    assert viggle_sim.creates() == []
