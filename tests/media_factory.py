@@ -24,9 +24,7 @@ def _figure(size: tuple[int, int], background: tuple[int, int, int, int]) -> Ima
     cx = width // 2
     head = max(4, min(width, height) // 8)
     draw.ellipse((cx - head, height // 8, cx + head, height // 8 + 2 * head), fill="#f2c94c")
-    draw.rectangle(
-        (cx - head, height // 8 + 2 * head, cx + head, height * 3 // 4), fill="#2f80ed"
-    )
+    draw.rectangle((cx - head, height // 8 + 2 * head, cx + head, height * 3 // 4), fill="#2f80ed")
     draw.line((cx, height * 3 // 4, cx - head, height - 4), fill="#333333", width=max(2, head // 3))
     draw.line((cx, height * 3 // 4, cx + head, height - 4), fill="#333333", width=max(2, head // 3))
     return img
