@@ -28,7 +28,7 @@ from viggle_web.renders.models import RenderJob
 from viggle_web.usage import services as ledger
 from viggle_web.usage.services import JobCharge, budget_enforce, credits_for
 from viggle_web.viggle.client import get_client
-from viggle_web.viggle.errors import AMBIGUOUS, ViggleError, human_message
+from viggle_web.viggle.errors import AMBIGUOUS, CONNECTION, ViggleError, human_message
 from viggle_web.viggle.types import RenderStatus, Upload
 
 logger = logging.getLogger(__name__)
@@ -332,8 +332,9 @@ def job_send(*, job_id: int, owner: str) -> None:
     except ViggleError as exc:
         with transaction.atomic():
             job = _lock(job_id)
-            if exc.retryable and exc.code != AMBIGUOUS and job.status == RenderJob.Status.PENDING:
-                # Viggle answered with an error, so no job was started: try again later.
+            if _create_not_started(exc) and job.status == RenderJob.Status.PENDING:
+                # Nothing was started upstream (rate limited, unavailable, unreachable): send
+                # again later.
                 job.submit_started_at = None
                 job.retrying = True
                 job.upstream_errors += 1
@@ -367,6 +368,16 @@ def job_send(*, job_id: int, owner: str) -> None:
         _release_lease(job, next_poll_in=FIRST_POLL)
         job.save()
         notify_job_changed(job)
+
+
+def _create_not_started(exc: ViggleError) -> bool:
+    """Whether a failed create certainly started no upstream job, so sending again is safe.
+    429, 502 and 503 mean the request was turned away before any work; a connection that never
+    opened sent nothing. A 500/504 or a connection broken after sending may have started a paid
+    job: those are not re-sent (the job fails with a plain message instead)."""
+    if not exc.retryable or exc.code == AMBIGUOUS:
+        return False
+    return exc.status in (429, 502, 503) or (exc.status is None and exc.code == CONNECTION)
 
 
 def _cancel_upstream(job: RenderJob) -> None:
