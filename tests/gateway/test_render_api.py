@@ -433,3 +433,28 @@ def test_another_member_cannot_cancel_but_an_admin_can(api, other_api, admin_api
     assert RenderJob.objects.get().status == "pending"
     assert admin_api.delete(f"/api/render/{job_id}").status_code == 200
     assert api.delete("/api/render/r_unknown").status_code == 404
+
+
+@pytest.mark.django_db
+def test_url_inputs_to_internal_addresses_are_refused(settings, api, files, media_server):
+    settings.ALLOW_PRIVATE_FETCH = False
+    (media_server.root / "c.png").write_bytes(files[0].read_bytes())
+    (media_server.root / "m.mp4").write_bytes(files[1].read_bytes())
+    for host in ("127.0.0.1", "localhost"):
+        response = api.post(
+            "/api/render",
+            {
+                "ref_image_url": media_server.url("c.png").replace("127.0.0.1", host),
+                "driving_video_url": media_server.url("m.mp4"),
+            },
+        )
+        assert response.status_code == 400
+        body = detail(response)
+        assert body["error_code"] == "CS-UORC01-002"
+        assert "private or reserved" in body["message"]
+    assert not Asset.objects.exists() and not RenderJob.objects.exists()
+    response = api.post(
+        "/api/characters/preprocess",
+        {"name": "x", "image_url": "http://169.254.169.254/latest/meta-data/"},
+    )
+    assert detail(response)["error_code"] == "CS-UORC01-002"
