@@ -182,7 +182,7 @@ def render_detail(request: HttpRequest, user: User | None, job_id: str) -> HttpR
 # --- characters and scenes ----------------------------------------------------------------------
 
 
-def _object_list(request: HttpRequest, user: User, kind: str) -> list[ApiObject] | Any:
+def _object_list(request: HttpRequest, user: User, kind: str) -> tuple[list[ApiObject], int]:
     limit, offset = PageForm(request.GET).page()
     rows = services.objects_visible(user=user, kind=kind)
     return list(rows[offset : offset + limit]), rows.count()
