@@ -40,9 +40,13 @@ def other_member(django_user_model):
 
 
 @pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
+def admin_client(admin_user):
+    # Its own client, so a test can hold an admin's and a member's session at once.
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(admin_user)
+    return admin
 
 
 @pytest.fixture

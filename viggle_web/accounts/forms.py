@@ -43,3 +43,14 @@ class MemberListFilterForm(forms.Form):
         choices=[("", "All"), ("active", "Active"), ("inactive", "Deactivated")],
     )
     page = forms.IntegerField(required=False, min_value=1)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(required=False, choices=[("", "All actions")])
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from viggle_web.core.models import AuditEvent
+
+        self.fields["action"].choices = [("", "All actions"), *AuditEvent.Action.choices]

@@ -11,11 +11,13 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from viggle_web.accounts.models import User
+from viggle_web.core.audit import audit_record
 
 
 @transaction.atomic
 def member_create(
     *,
+    actor: User | None = None,
     username: str,
     email: str,
     role: str,
@@ -40,6 +42,12 @@ def member_create(
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
+    audit_record(
+        actor=actor,
+        action="member_added",
+        target=user.username,
+        details={"role": role, "email": email, "password_link": not password},
+    )
     return user
 
 
@@ -66,10 +74,18 @@ def member_update(*, actor: User, user: User, role: str, email: str) -> User:
             raise ValidationError({"role": "A superuser always keeps the admin role."})
         if _active_admin_count(exclude=user) == 0:
             raise ValidationError({"role": "The team needs at least one active admin."})
+    old_role = user.role
     user.role = role
     user.email = email
     user.full_clean(exclude=["password"])
     user.save(update_fields=["role", "email"])
+    if old_role != role:
+        audit_record(
+            actor=actor,
+            action="role_changed",
+            target=user.username,
+            details={"from": old_role, "to": role},
+        )
     return user
 
 
@@ -84,6 +100,13 @@ def member_set_active(*, actor: User, user: User, active: bool) -> User:
             raise ValidationError("You cannot deactivate yourself.")
         if user.is_admin and _active_admin_count(exclude=user) == 0:
             raise ValidationError("The team needs at least one active admin.")
+    changed = user.is_active != active
     user.is_active = active
     user.save(update_fields=["is_active"])
+    if changed:
+        audit_record(
+            actor=actor,
+            action="member_reactivated" if active else "member_deactivated",
+            target=user.username,
+        )
     return user

@@ -10,9 +10,16 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from viggle_web.accounts import selectors, services
-from viggle_web.accounts.forms import MemberCreateForm, MemberListFilterForm, MemberUpdateForm
+from viggle_web.accounts.forms import (
+    AuditFilterForm,
+    MemberCreateForm,
+    MemberListFilterForm,
+    MemberUpdateForm,
+)
 from viggle_web.accounts.models import User
 from viggle_web.accounts.permissions import admin_required
+from viggle_web.core.audit import audit_record
+from viggle_web.core.models import AuditEvent
 from viggle_web.usage.selectors import with_month_usage
 
 
@@ -55,7 +62,7 @@ def member_add(request: HttpRequest) -> HttpResponse:
     form = MemberCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.member_create(**form.cleaned_data)
+            user = services.member_create(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -111,6 +118,7 @@ def member_set_active(request: HttpRequest, member_id: int) -> HttpResponse:
 def member_password_link(request: HttpRequest, member_id: int) -> HttpResponse:
     member = _get_member_for_admin(request, member_id)
     link = request.build_absolute_uri(services.member_set_password_path(user=member))
+    audit_record(actor=request.user, action="password_link", target=member.username)
     return render(
         request, "accounts/member_added.html", {"member": member, "set_password_link": link}
     )
@@ -126,3 +134,16 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         messages.success(self.request, "Your password is set. Log in with it now.")
         return super().form_valid(form)
+
+
+@admin_required
+@require_http_methods(["GET"])
+def audit_log(request: HttpRequest) -> HttpResponse:
+    filters = AuditFilterForm(request.GET)
+    if not filters.is_valid():
+        return HttpResponseBadRequest("Invalid filter.")
+    events = AuditEvent.objects.select_related("actor")
+    if filters.cleaned_data["action"]:
+        events = events.filter(action=filters.cleaned_data["action"])
+    page = Paginator(events, 50).get_page(filters.cleaned_data["page"] or 1)
+    return render(request, "accounts/audit_log.html", {"page": page, "filters": filters})

@@ -31,6 +31,7 @@ from django.utils import timezone
 from viggle_web.accounts.models import User
 from viggle_web.assets import media
 from viggle_web.assets.models import Asset, Tag, ViggleResource
+from viggle_web.core.audit import audit_record
 from viggle_web.usage.services import budget_enforce, credit_charge_character
 
 logger = logging.getLogger(__name__)
@@ -247,14 +248,16 @@ def asset_is_used(*, asset: Asset) -> bool:
 
 
 @transaction.atomic
-def asset_delete(*, asset: Asset) -> str:
+def asset_delete(*, asset: Asset, actor: User | None = None) -> str:
     """Delete ``asset`` and its files, or archive it if a render used it (renders keep their
     inputs for history). Returns "archived" or "deleted"."""
     asset = Asset.objects.select_for_update().get(pk=asset.pk)
+    target = f"{asset.get_kind_display()} “{asset.name}” (#{asset.pk})"
     if asset_is_used(asset=asset):
         if asset.archived_at is None:
             asset.archived_at = timezone.now()
             asset.save(update_fields=["archived_at"])
+            audit_record(actor=actor, action="asset_archived", target=target)
         return "archived"
     names = [asset.file.name, asset.preview.name]
     try:
@@ -264,7 +267,9 @@ def asset_delete(*, asset: Asset) -> str:
         # A render took it between the check and the delete: keep it after all.
         asset.archived_at = timezone.now()
         asset.save(update_fields=["archived_at"])
+        audit_record(actor=actor, action="asset_archived", target=target)
         return "archived"
+    audit_record(actor=actor, action="asset_deleted", target=target)
     # Files go only once the row is surely gone.
     transaction.on_commit(lambda: _delete_files(names))
     return "deleted"

@@ -235,7 +235,7 @@ def favourite(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
     asset = _get_asset_for_user(request, pk, write=True)
-    outcome = services.asset_delete(asset=asset)
+    outcome = services.asset_delete(asset=asset, actor=request.user)
     if outcome == "archived":
         text = f"“{asset.name}” was used by a render, so it was archived (kept for that history)."
     else:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
@@ -37,6 +38,7 @@ from viggle_web.assets.services import (
     asset_import_template,
     resource_request,
 )
+from viggle_web.core.audit import audit_record
 from viggle_web.core.netsafety import FetchError, fetch_to_file
 from viggle_web.gateway import errors
 from viggle_web.gateway.errors import ApiError
@@ -80,6 +82,7 @@ class CreatedToken:
     raw: str  # shown to the member once, never stored
 
 
+@transaction.atomic
 def token_create(*, user: User, name: str) -> CreatedToken:
     name = " ".join(name.split())[:100]
     if not name:
@@ -87,6 +90,11 @@ def token_create(*, user: User, name: str) -> CreatedToken:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=raw[:DISPLAY_PREFIX_CHARS], token_hash=token_hash(raw)
+    )
+    audit_record(
+        actor=user,
+        action="token_created",
+        target=f"{user.username}'s token “{name}” ({token.prefix}…)",
     )
     return CreatedToken(token=token, raw=raw)
 
@@ -99,10 +107,17 @@ def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     """Revoke ``token`` (its member or an admin). Revoking twice changes nothing."""
     if not token_can_revoke(token=token, actor=actor):
         raise PermissionDenied("Only the token's member or an admin can revoke it.")
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=actor
-    )
-    token.refresh_from_db()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor
+        )
+        token.refresh_from_db()
+        if revoked:
+            audit_record(
+                actor=actor,
+                action="token_revoked",
+                target=f"{token.user.username}'s token “{token.name}” ({token.prefix}…)",
+            )
     return token
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
+from viggle_web.core.audit import audit_record
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage import services as ledger
 from viggle_web.usage.services import JobCharge, budget_enforce, credits_for
@@ -630,6 +631,12 @@ def job_delete_files(*, job: RenderJob, actor: User) -> RenderJob:
         if not job.is_final:
             raise RenderRefused("Cancel the render first; only finished renders can be deleted.")
         names = [f.name for f in (job.output, job.mask, job.poster) if f]
+        audit_record(
+            actor=actor,
+            action="job_files_deleted",
+            target=f"render {job.public_id} of {job.owner.username}",
+            details={"files": len(names)},
+        )
         job.output = job.mask = job.poster = ""
         job.output_size = 0
         job.save()

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
+from viggle_web.core.audit import audit_record
 from viggle_web.usage.models import Budget, CreditEntry, OrgBudget
 from viggle_web.usage.selectors import budget_status
 
@@ -166,8 +167,16 @@ def budget_set(*, actor: User, user: User, monthly_cap: int | None) -> Budget:
     """Set a member's monthly credit cap; ``None`` removes the limit. A cap below what the member
     already spent this month is allowed: it stops further spending until the month resets."""
     _check_cap(actor=actor, monthly_cap=monthly_cap)
+    old = Budget.objects.filter(user=user).values_list("monthly_cap", flat=True).first()
     budget, _ = Budget.objects.update_or_create(user=user, defaults={"monthly_cap": monthly_cap})
     logger.info("budget of user %s set to %s by %s", user.pk, monthly_cap, actor.pk)
+    if old != monthly_cap:
+        audit_record(
+            actor=actor,
+            action="budget_changed",
+            target=f"{user.username}'s monthly cap",
+            details={"from": old, "to": monthly_cap},
+        )
     return budget
 
 
@@ -175,6 +184,14 @@ def budget_set(*, actor: User, user: User, monthly_cap: int | None) -> Budget:
 def org_budget_set(*, actor: User, monthly_cap: int | None) -> OrgBudget:
     """Set the organisation-wide monthly cap; ``None`` removes the limit."""
     _check_cap(actor=actor, monthly_cap=monthly_cap)
+    old = OrgBudget.objects.filter(pk=1).values_list("monthly_cap", flat=True).first()
     budget, _ = OrgBudget.objects.update_or_create(pk=1, defaults={"monthly_cap": monthly_cap})
     logger.info("organisation budget set to %s by %s", monthly_cap, actor.pk)
+    if old != monthly_cap:
+        audit_record(
+            actor=actor,
+            action="budget_changed",
+            target="organisation monthly cap",
+            details={"from": old, "to": monthly_cap},
+        )
     return budget

@@ -1,0 +1,21 @@
+"""Record security-relevant actions. Called from services, inside their transactions, so an
+action and its audit row are written together or not at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from viggle_web.core.models import AuditEvent
+
+
+def audit_record(
+    *, actor: Any | None, action: str, target: str, details: dict[str, Any] | None = None
+) -> AuditEvent:
+    if action not in AuditEvent.Action.values:
+        raise ValueError(f"unknown audit action {action!r}")
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        target=target[:200],
+        details=details or {},
+    )
