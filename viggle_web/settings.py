@@ -70,6 +70,13 @@ VIGGLE_SIMULATOR_CREDITS = env_int("VIGGLE_SIMULATOR_CREDITS", 10_000, minimum=0
 # this is on (development and tests, where the simulator itself lives on loopback).
 ALLOW_PRIVATE_FETCH = env_bool("ALLOW_PRIVATE_FETCH", DEBUG)
 
+# The Viggle-compatible API for members' scripts (viggle_web/gateway).
+GATEWAY_RATE_LIMIT_PER_MINUTE = env_int("GATEWAY_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
+GATEWAY_PUBLIC_RATE_LIMIT_PER_MINUTE = env_int(
+    "GATEWAY_PUBLIC_RATE_LIMIT_PER_MINUTE", 600, minimum=1
+)
+GATEWAY_DOWNLOAD_MAX_AGE = env_int("GATEWAY_DOWNLOAD_MAX_AGE", 3600, minimum=60)
+
 # --- Applications ------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
