@@ -41,7 +41,10 @@ def _work(job_id: int, owner: str) -> None:
     except Exception:
         # One bad job must not stop the loop; its lease runs out and it is tried again.
         logger.exception("Polling render %s failed", job_id)
-    finally:
+        # Only after a failure: a broken connection must not poison this thread's next jobs.
+        # Not after every job: with CONN_HEALTH_CHECKS that re-arms a "SELECT 1" round trip
+        # before the next job's first query (bench/poller.py: one query in four per poll).
+        # The loop is shorter than CONN_MAX_AGE and closes its threads' connections at the end.
         close_old_connections()
 
 
