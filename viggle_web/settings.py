@@ -272,7 +272,7 @@ Q_CLUSTER: dict = {
 # before another worker may take it over, how many poll loops may run at once across all worker
 # machines, and how many polls one loop makes concurrently.
 RENDER_LEASE_SECONDS = env_int("RENDER_LEASE_SECONDS", 120, minimum=2)
-POLLER_SLOTS = env_int("POLLER_SLOTS", 2, minimum=1)
+POLLER_SLOTS = env_int("POLLER_SLOTS", 1, minimum=1)
 POLLER_SLOT_LEASE_SECONDS = env_int("POLLER_SLOT_LEASE_SECONDS", 30, minimum=2)
 POLLER_THREADS = env_int("POLLER_THREADS", 16, minimum=1)
 POLLER_BATCH = env_int("POLLER_BATCH", 200, minimum=1)

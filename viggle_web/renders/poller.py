@@ -28,6 +28,7 @@ from viggle_web.renders.models import PollerSlot, RenderJob
 logger = logging.getLogger(__name__)
 
 IDLE_SLEEP = 1.0
+IDLE_EXIT_SECONDS = 5.0
 MIN_SLEEP = 0.05
 
 
@@ -111,6 +112,11 @@ def claim_slot(owner: str) -> int | None:
     return None
 
 
+def has_active_work() -> bool:
+    """Whether any render is still in flight (the loop has reason to keep running)."""
+    return RenderJob.objects.filter(status__in=RenderJob.ACTIVE).exists()
+
+
 def is_running() -> bool:
     """Whether some poll loop holds a live slot."""
     return PollerSlot.objects.filter(lease_until__gt=timezone.now()).exists()
@@ -135,6 +141,7 @@ def run_loop(
         return None
     deadline = time.monotonic() + seconds
     worked = 0
+    idle_since: float | None = None
     try:
         with ThreadPoolExecutor(
             max_workers=settings.POLLER_THREADS, thread_name_prefix="poller"
@@ -147,6 +154,12 @@ def run_loop(
                 extra = _extra_work()
                 if count >= settings.POLLER_BATCH or extra:
                     continue
+                if count == 0 and not has_active_work():
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since >= IDLE_EXIT_SECONDS:
+                        break  # nothing to do: free the worker; a new send starts a loop
+                else:
+                    idle_since = None
                 time.sleep(min(seconds_until_next_due(), max(0.0, deadline - time.monotonic())))
             _close_thread_connections(pool, settings.POLLER_THREADS)
     finally:

@@ -15,13 +15,14 @@ def job_send(job_id: int) -> None:
 
 
 def poll_loop(seconds: float | None = None) -> int | None:
-    """Run the poll loop, then hand over to a fresh task so polling never pauses between
-    schedule ticks; the every-minute schedule restarts the chain if it ever breaks."""
+    """Run the poll loop, then hand over to a fresh task while renders are in flight, so polling
+    never pauses between schedule ticks; an idle loop ends and frees its worker. The
+    every-minute schedule (and every send) restarts the chain."""
     from django.conf import settings
 
     seconds = seconds or settings.POLLER_LOOP_SECONDS
     worked = poller.run_loop(seconds=seconds)
-    if worked is not None:
+    if worked is not None and poller.has_active_work():
         from django_q.tasks import async_task
 
         async_task("viggle_web.renders.tasks.poll_loop", seconds)
