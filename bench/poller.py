@@ -283,7 +283,9 @@ async def watch(base: str, cookie: str, public_id: str, deadline: float, out: di
     async with httpx.AsyncClient(cookies={"sessionid": cookie}, timeout=None) as client:
         try:
             async with client.stream("GET", url) as response:
-                assert response.status_code == 200, response.status_code
+                if response.status_code != 200:
+                    out.setdefault("_errors", []).append(response.status_code)
+                    return
                 event_id, status = "", ""
                 async for line in response.aiter_lines():
                     if line.startswith("id: "):
@@ -340,6 +342,8 @@ def part_b(args, db_url: str, media_root: str, log_dir: str, sim_base: str) -> N
         results = asyncio.run(watch_all(base, cookie, ids, args.watch_seconds))
         web_cpu = (_pg.cpu_seconds(web.pid) - web_cpu0) / (time.monotonic() - began)
         poll.stop()
+        if results.get("_errors"):
+            print(f"stream errors {results['_errors'][:5]}; web log:\n{web.tail()}")
     finally:
         web.stop()
     after_done, after_poll, done_after_done = [], [], []

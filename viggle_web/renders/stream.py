@@ -90,7 +90,7 @@ class JobStream:
 
     async def iter_async(self) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
-        wake = await _listener.subscribe() if _use_listen() else None
+        wake = await _listener.subscribe(self.public_ids) if _use_listen() else None
         changed = sync_to_async(self._changed_closing, thread_sensitive=False)
         started = last_beat = time.monotonic()
         try:
@@ -126,21 +126,33 @@ def _use_listen() -> bool:
 
 
 class _Listener:
-    """One LISTEN connection per process, fanned out to every open stream."""
+    """One LISTEN connection per process, fanned out to the open streams. A notification's
+    payload is the changed job's public id, so only the streams showing that job are woken
+    (not every stream on every change: with many active jobs and many open pages that was
+    streams x changes database queries; bench/poller.py part b)."""
 
     def __init__(self) -> None:
-        self.waiters: set[asyncio.Event] = set()
+        self.waiters: dict[asyncio.Event, frozenset[str]] = {}
+        self.by_job: dict[str, set[asyncio.Event]] = {}
         self.task: asyncio.Task | None = None
 
-    async def subscribe(self) -> asyncio.Event:
+    async def subscribe(self, public_ids: list[str] | None = None) -> asyncio.Event:
         event = asyncio.Event()
-        self.waiters.add(event)
+        ids = frozenset(public_ids or ())
+        self.waiters[event] = ids
+        for public_id in ids:
+            self.by_job.setdefault(public_id, set()).add(event)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
         return event
 
     def unsubscribe(self, event: asyncio.Event) -> None:
-        self.waiters.discard(event)
+        for public_id in self.waiters.pop(event, frozenset()):
+            watchers = self.by_job.get(public_id)
+            if watchers is not None:
+                watchers.discard(event)
+                if not watchers:
+                    del self.by_job[public_id]
 
     async def _run(self) -> None:
         import psycopg
@@ -160,14 +172,21 @@ class _Listener:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     # Wake everyone once on (re)connect: changes may have been missed.
                     self._wake_all()
-                    async for _notify in conn.notifies():
-                        self._wake_all()
+                    async for notify in conn.notifies():
+                        self._wake(notify.payload)
                         if not self.waiters:
                             return
             except Exception:
                 logger.warning("LISTEN connection lost; reconnecting", exc_info=True)
                 self._wake_all()
                 await asyncio.sleep(1.0)
+
+    def _wake(self, public_id: str) -> None:
+        if not public_id:  # an unnamed change: anyone may be concerned
+            self._wake_all()
+            return
+        for event in list(self.by_job.get(public_id, ())):
+            event.set()
 
     def _wake_all(self) -> None:
         for event in list(self.waiters):

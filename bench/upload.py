@@ -1,0 +1,167 @@
+"""A 400 MB video through the browser's upload path: throughput and the web process's memory.
+
+    .venv/bin/python bench/upload.py [--mb 400]
+
+What is sent: a real MP4 (PyAV, 2 s, 160x120) followed by one MP4 ``free`` box padding it to
+``--mb`` MB: a valid file that players and probes read as the short video, so the app's whole
+path runs (size limit, temp file, SHA-256, PyAV probe, poster, storage). It goes as the
+gallery's script sends it: one multipart field ``file``, ``X-CSRFToken`` and
+``X-Requested-With: XMLHttpRequest`` headers, a logged-in session cookie, to ``gallery:upload``
+on uvicorn (production settings). Throughput is compared with a plain loopback copy of the same
+file (a raw TCP server that writes what it receives to a temp file, the same disk). Memory: the
+uvicorn process's VmRSS before (after a small warm-up upload) and its VmHWM (peak) after.
+
+Needs a Postgres (DATABASE_URL's server or a throwaway one it starts); its own scratch database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _pg  # noqa: E402
+
+CHUNK = 1024 * 1024
+
+
+def padded_mp4(path: Path, total_bytes: int) -> Path:
+    from tests.media_factory import make_mp4
+
+    make_mp4(path, seconds=2.0, size=(160, 120))
+    pad = total_bytes - path.stat().st_size
+    with path.open("ab") as fh:
+        if pad >= 16:
+            # A 64-bit "free" box: size 1 + type, then the real size.
+            fh.write(struct.pack(">I4sQ", 1, b"free", pad))
+            block = b"\0" * CHUNK
+            left = pad - 16
+            while left > 0:
+                fh.write(block[: min(CHUNK, left)])
+                left -= min(CHUNK, left)
+    return path
+
+
+def raw_copy(path: Path, dest_dir: str) -> float:
+    """Seconds to push the file over a loopback TCP socket into a file on the same disk."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    done = threading.Event()
+
+    def receive() -> None:
+        conn, _ = server.accept()
+        with conn, tempfile.NamedTemporaryFile(dir=dest_dir) as out:
+            while True:
+                data = conn.recv(CHUNK)
+                if not data:
+                    break
+                out.write(data)
+            out.flush()
+        done.set()
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as sock, path.open("rb") as fh:
+        sock.sendfile(fh)
+        sock.shutdown(socket.SHUT_WR)
+        done.wait(120)
+    elapsed = time.monotonic() - began
+    thread.join()
+    server.close()
+    return elapsed
+
+
+def browser_upload(base: str, cookie: str, path: Path) -> tuple[float, int, dict]:
+    import httpx
+
+    with httpx.Client(
+        base_url=base, cookies={"sessionid": cookie}, timeout=httpx.Timeout(300)
+    ) as client:
+        page = client.get("/gallery/")
+        csrf = client.cookies.get("csrftoken")
+        assert page.status_code == 200 and csrf, page.status_code
+        began = time.monotonic()
+        with path.open("rb") as fh:
+            response = client.post(
+                "/gallery/upload/",
+                files={"file": (path.name, fh, "video/mp4")},
+                headers={
+                    "X-CSRFToken": csrf,
+                    "X-Requested-With": "XMLHttpRequest",
+                    "Referer": f"{base}/gallery/",
+                },
+            )
+        elapsed = time.monotonic() - began
+    return elapsed, response.status_code, response.json()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=400)
+    args = parser.parse_args()
+
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="viggle-bench-", dir="/var/tmp") as tmp:
+        tmpdir = Path(tmp)
+        media_root, log_dir = str(tmpdir / "media"), str(tmpdir / "logs")
+        os.makedirs(media_root)
+        os.makedirs(log_dir)
+        size = args.mb * 1024 * 1024
+        big = padded_mp4(tmpdir / "big.mp4", size)
+        small = padded_mp4(tmpdir / "small.mp4", 300_000)
+        with _pg.scratch_database() as db_url:
+            _pg.setup_django(db_url, media_root=media_root)
+            from viggle_web.accounts.models import User
+
+            user = User.objects.create_user(username="bench-uploader", password="x")
+            env = _pg.child_env(
+                db_url, media_root, VIGGLE_BASE_URL="http://127.0.0.1:9", TMPDIR=str(tmpdir)
+            )
+            web, base = _pg.start_uvicorn(env, log_dir)
+            cookie = _pg.session_cookie(user)
+            try:
+                _, status, _ = browser_upload(base, cookie, small)  # warm-up: imports, PyAV
+                assert status in (200, 201), status
+                before = _pg.proc_status(web.pid)
+                elapsed, status, body = browser_upload(base, cookie, big)
+                after = _pg.proc_status(web.pid)
+            finally:
+                web.stop()
+                from django.db import connections
+
+                connections.close_all()
+            copy = min(raw_copy(big, tmp) for _ in range(2))
+        mb = size / 1e6
+        print(
+            f"sent: a real 2 s 160x120 H.264 MP4 padded with an MP4 'free' box to "
+            f"{size:,} bytes ({args.mb} MiB)"
+        )
+        print(
+            f"app upload (gallery:upload, XHR-style multipart, uvicorn): HTTP {status}, "
+            f"{'accepted' if body.get('ok') else 'refused: ' + str(body.get('message'))}, "
+            f"{elapsed:.2f}s = {mb / elapsed:.0f} MB/s (incl. SHA-256, probe, poster, storage)"
+        )
+        print(f"plain loopback TCP copy into a file: {copy:.2f}s = {mb / copy:.0f} MB/s")
+        print(f"throughput ratio app/plain copy: {copy / elapsed:.2f}")
+        growth = (after["VmHWM"] - before["VmRSS"]) / 1024
+        print(
+            f"uvicorn process memory: VmRSS before {before['VmRSS'] / 1024:.0f} MB, "
+            f"VmHWM after {after['VmHWM'] / 1024:.0f} MB, peak growth {growth:.1f} MB "
+            f"(target < 64 MB)"
+        )
+    print(f"(total {time.monotonic() - began:.0f}s; {os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()
