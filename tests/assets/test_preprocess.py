@@ -211,6 +211,11 @@ def test_a_template_import_lists_its_people_and_its_scene_gets_ready(
     resource = ViggleResource.objects.get()
     assert (resource.kind, resource.model, resource.status) == ("scene", "", "pending")
     assert resource.upstream_id
+    # What Viggle reserved for the import is booked to the member who imported it.
+    from viggle_web.usage.models import CreditEntry
+
+    entry = CreditEntry.objects.get(kind="template")
+    assert (entry.user, entry.credits) == (member, 15)
 
     poll_until_final()
     resource.refresh_from_db()

@@ -233,7 +233,7 @@ def test_a_template_import_lists_its_people(viggle_sim, api, member):
     assert response.status_code == 200, response.content
     body = response.json()
     assert len(body["segments"]) == 2 and body["segments"][0]["uuid"].startswith("person_")
-    assert body["status"] == "pending" and body["credits_reserved"] == 0
+    assert body["status"] == "pending" and body["credits_reserved"] == 15
     obj = ApiObject.objects.get(public_id=body["id"])
     assert obj.asset.kind == "template" and obj.model == ""
     got = api.get(f"/api/scenes/{body['id']}").json()

@@ -32,7 +32,11 @@ from viggle_web.accounts.models import User
 from viggle_web.assets import media
 from viggle_web.assets.models import Asset, Tag, ViggleResource
 from viggle_web.core.audit import audit_record
-from viggle_web.usage.services import budget_enforce, credit_charge_character
+from viggle_web.usage.services import (
+    budget_enforce,
+    credit_charge_character,
+    credit_charge_template,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -561,6 +565,10 @@ def asset_import_template(*, user: User, template_id: str, name: str) -> tuple[A
     ).first()
     if existing is not None:
         return existing, False
+    # Viggle says what an import reserves only in its answer: refuse up front when the member
+    # has nothing left, then book what it reserved.
+    with transaction.atomic():
+        budget_enforce(user=user, credits=1)
     result = get_client().template_import(template_id=template_id, name=name)
     with transaction.atomic():
         asset = Asset.objects.create(
@@ -581,6 +589,12 @@ def asset_import_template(*, user: User, template_id: str, name: str) -> tuple[A
             next_poll_at=timezone.now() + timedelta(seconds=POLL_SECONDS)
             if status in ACTIVE
             else None,
+        )
+        credit_charge_template(
+            user=user,
+            subject=f"template:{asset.pk}",
+            credits=result.credits_reserved or 0,
+            note=f"template {template_id}",
         )
         transaction.on_commit(poll_loop_ensure)
     return asset, True

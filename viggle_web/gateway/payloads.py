@@ -152,13 +152,21 @@ def character_created(obj: ApiObject) -> dict[str, Any]:
     }
 
 
+def _template_credits(obj: ApiObject) -> int:
+    from viggle_web.usage.models import CreditEntry
+
+    entry = CreditEntry.objects.filter(
+        kind=CreditEntry.Kind.TEMPLATE, subject=f"template:{obj.asset_id}"
+    ).first()
+    return entry.credits if entry else 0
+
+
 def template_imported(obj: ApiObject) -> dict[str, Any]:
     status, _error, _done = _resource_fields(obj)
     return {
         "id": obj.public_id,
         "status": "pending" if status == "processing" else status,
-        # Viggle reserves credits on the organisation's account for an import; none are
-        # booked to the member (the app's ledger does not book imports).
-        "credits_reserved": 0,
+        # What Viggle reserved for the import, as booked to the member in our ledger.
+        "credits_reserved": _template_credits(obj),
         "segments": obj.asset.segments,
     }

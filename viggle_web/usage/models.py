@@ -20,6 +20,7 @@ class CreditEntry(models.Model):
         SETTLE = "settle", "Settled to actual seconds"
         RELEASE = "release", "Released (failed or cancelled)"
         CHARACTER = "character", "Character preprocess"
+        TEMPLATE = "template", "Template import"
 
     class Mode(models.TextChoices):
         NORMAL = "normal", "Normal"

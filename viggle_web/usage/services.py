@@ -195,3 +195,16 @@ def org_budget_set(*, actor: User, monthly_cap: int | None) -> OrgBudget:
             details={"from": old, "to": monthly_cap},
         )
     return budget
+
+
+def credit_charge_template(
+    *, user: User, subject: str, credits: int, note: str = ""
+) -> tuple[CreditEntry, bool]:
+    """Book the credits Viggle reserves for a template import to the member who imported it."""
+    return _book(
+        user=user,
+        kind=CreditEntry.Kind.TEMPLATE,
+        subject=subject,
+        credits=max(0, int(credits)),
+        note=note[:200],
+    )
