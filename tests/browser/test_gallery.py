@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.assets.media import make_video
 from tests.media_factory import make_jpg, make_png
@@ -36,9 +37,8 @@ def test_upload_three_files_tag_one_and_filter_by_the_tag(
     page.locator("#upload-input").set_input_files([str(f) for f in files])
 
     rows = page.locator(".upload-row")
-    page.wait_for_function(
-        "document.querySelectorAll('.upload-row[data-state=done]').length === 3", timeout=20_000
-    )
+    # Locator waits, not wait_for_function: the page's CSP forbids eval, as it should.
+    expect(page.locator(".upload-row[data-state=done]")).to_have_count(3, timeout=20_000)
     assert rows.count() == 3
     for index in range(3):
         assert rows.nth(index).locator("progress").evaluate("el => el.value") == 100
@@ -46,10 +46,9 @@ def test_upload_three_files_tag_one_and_filter_by_the_tag(
     assert cards.count() == 3
     assert not page.locator("#gallery-empty").count()
     # Every card shows its preview (served through the login-checked view).
-    page.wait_for_function(
-        "[...document.querySelectorAll('.asset-card img')]"
-        ".every(img => img.complete && img.naturalWidth > 0)"
-    )
+    for img in page.locator(".asset-card img").all():
+        expect(img).to_have_js_property("complete", True)
+        expect(img).not_to_have_js_property("naturalWidth", 0)
     assert page.locator(".asset-card img").count() == 3
     assert Asset.objects.count() == 3
 
@@ -61,7 +60,7 @@ def test_upload_three_files_tag_one_and_filter_by_the_tag(
 
     page.goto(f"{live_server.url}/gallery/")
     page.get_by_label("Tag", exact=True).select_option(label="main character")
-    page.wait_for_function("document.querySelectorAll('#asset-grid .asset-card').length === 1")
+    expect(page.locator("#asset-grid .asset-card")).to_have_count(1)
     assert "tag=main" in page.url  # the filter is in the address, so it can be shared
     only = page.locator("#asset-grid .asset-card")
     assert only.locator(".asset-name").inner_text() == "hero"

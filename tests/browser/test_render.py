@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import av
 import pytest
+from playwright.sync_api import expect
 
 from tests.media_factory import make_mp4, make_png
 from tests.renders.factories import asset_with_file
@@ -29,8 +30,7 @@ def test_render_progress_is_live_and_the_result_downloads(
         page.goto(f"{live_server.url}/renders/new/")
         page.get_by_label("Character").select_option(label="Hero")
         page.get_by_label("Motion").select_option(label="Walk (2.0 s)")
-        page.wait_for_function("document.querySelector('#estimate').textContent.includes('2')")
-        assert "Estimated cost: 2 credits" in page.locator("#estimate").inner_text()
+        expect(page.locator("#estimate")).to_contain_text("Estimated cost: 2 credits")
         page.get_by_role("button", name="Start render").click()
         page.wait_for_url(f"{live_server.url}/renders/r_*/")
         page.evaluate("window.__sameDocument = true")
