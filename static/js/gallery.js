@@ -89,6 +89,8 @@
         bar.value = 100;
         finish(body.created ? "done" : "duplicate", body.message);
         if (body.card) addCard(body.card, body.asset_id);
+        // Other pages (the render form) pick up new assets from this event.
+        document.dispatchEvent(new CustomEvent("gallery:uploaded", { detail: body }));
         if (!body.created && body.url) {
           const link = document.createElement("a");
           link.href = body.url; link.textContent = " Open it";

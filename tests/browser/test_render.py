@@ -11,6 +11,7 @@ from tests.media_factory import make_mp4, make_png
 from tests.renders.factories import asset_with_file
 from tests.viggle_fixtures import *  # noqa: F403
 from tests.workers import QCluster
+from viggle_web.assets.models import Asset
 from viggle_web.renders.models import RenderJob
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,3 +59,17 @@ def test_render_progress_is_live_and_the_result_downloads(
         assert RenderJob.objects.get().status == "complete"
     finally:
         worker.stop()
+
+
+def test_a_character_and_motion_uploaded_inline_are_chosen_on_the_form(
+    page, live_server, member, password, login, tmp_path
+):
+    hero = make_png(tmp_path / "inline-hero.png")
+    walk = make_mp4(tmp_path / "inline-walk.mp4", seconds=3.0)
+    login("bob", password)
+    page.goto(f"{live_server.url}/renders/new/")
+    page.locator("#upload-input").set_input_files([str(hero), str(walk)])
+    expect(page.locator(".upload-row[data-state=done]")).to_have_count(2, timeout=20_000)
+    expect(page.get_by_label("Character")).to_have_value(str(Asset.objects.get(kind="image").pk))
+    expect(page.locator("#estimate")).to_contain_text("Estimated cost: 3 credits")
+    assert page.get_by_label("Motion").input_value() != ""

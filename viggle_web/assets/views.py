@@ -150,6 +150,9 @@ def _upload(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpRespon
                 "created": result.created,
                 "message": result.message,
                 "asset_id": asset.pk,
+                "kind": asset.kind,
+                "name": asset.name,
+                "duration_seconds": asset.duration_seconds,
                 "url": reverse("gallery:detail", args=[asset.pk]),
                 "card": render_to_string(f"{GALLERY}#card", {"asset": asset}, request=request),
             }

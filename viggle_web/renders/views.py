@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.handlers.asgi import ASGIRequest
@@ -73,6 +74,7 @@ def _form_context(request: HttpRequest, form: RenderForm) -> dict:
         "selected_motion": motion,
         "estimate": estimate,
         "budget": budget_status(user=request.user),
+        "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
     }
 
 
