@@ -3,8 +3,6 @@ a real qcluster worker sends the job to the simulator, polls it and keeps the re
 
 from __future__ import annotations
 
-import time
-
 import av
 import pytest
 import requests
@@ -12,6 +10,7 @@ from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
 
+from tests.example_client import documented_example
 from tests.workers import QCluster
 from viggle_web.gateway.services import token_create
 from viggle_web.renders.models import RenderJob
@@ -20,39 +19,6 @@ from viggle_web.usage.models import CreditEntry
 pytestmark = pytest.mark.django_db(transaction=True)
 
 POLL_SECONDS = 0.3  # the docs say 3 s; shortened so the test is quick
-
-
-def documented_example(
-    base: str, api_key: str, image: str, video: str, out: str, data=None, files=True
-) -> str:
-    """The quick-start as the docs write it: token only on the POST, no headers on polls and
-    on the download."""
-    headers = {"Authorization": f"Bearer {api_key}"}
-    if files:
-        with open(image, "rb") as ref_image, open(video, "rb") as driving_video:
-            response = requests.post(
-                f"{base}/api/render",
-                headers=headers,
-                files={"ref_image": ref_image, "driving_video": driving_video},
-                data=data,
-            )
-    else:
-        response = requests.post(f"{base}/api/render", headers=headers, data=data)
-    response.raise_for_status()
-    job_id = response.json()["job_id"]
-    deadline = time.monotonic() + 120
-    while True:
-        status = requests.get(f"{base}/api/render/{job_id}").json()
-        if status["status"] == "complete":
-            break
-        if status["status"] == "failed":
-            raise RuntimeError(status["error_message"])
-        assert time.monotonic() < deadline, status
-        time.sleep(POLL_SECONDS)
-    video_bytes = requests.get(status["cdn_url"]).content
-    with open(out, "wb") as fh:
-        fh.write(video_bytes)
-    return job_id
 
 
 @pytest.fixture
@@ -68,7 +34,12 @@ def test_the_documented_example_works_unchanged_against_the_app(
     raw = token_create(user=member, name="quick-start").raw
     out = tmp_path / "output.mp4"
     job_id = documented_example(
-        live_server.url, raw, str(sim_media.png), str(sim_media.mp4), str(out)
+        live_server.url,
+        raw,
+        str(sim_media.png),
+        str(sim_media.mp4),
+        str(out),
+        poll_seconds=POLL_SECONDS,
     )
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
@@ -112,6 +83,7 @@ def test_the_url_and_options_variants_work_unchanged(
             "model": "V3_Preview",
         },
         files=False,
+        poll_seconds=POLL_SECONDS,
     )
     with av.open(str(out)) as container:
         assert container.streams.video
@@ -123,6 +95,7 @@ def test_the_url_and_options_variants_work_unchanged(
         str(sim_media.mp4),
         str(out2),
         {"background_mode": "solid", "bg_color": "0,255,0", "fast": "true"},
+        poll_seconds=POLL_SECONDS,
     )
     with av.open(str(out2)) as container:
         assert container.streams.video

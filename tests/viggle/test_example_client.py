@@ -2,43 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-import requests
 
+from tests.example_client import documented_example
 from tests.media_factory import probe_mp4
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def documented_example(
-    base: str, api_key: str, image: str, video: str, out: str, data=None, files=True
-) -> None:
-    """The quick-start as the docs write it (poll interval shortened for the test)."""
-    headers = {"Authorization": f"Bearer {api_key}"}
-    if files:
-        with open(image, "rb") as ref_image, open(video, "rb") as driving_video:
-            response = requests.post(
-                f"{base}/api/render",
-                headers=headers,
-                files={"ref_image": ref_image, "driving_video": driving_video},
-                data=data,
-            )
-    else:
-        response = requests.post(f"{base}/api/render", headers=headers, data=data)
-    response.raise_for_status()
-    job_id = response.json()["job_id"]
-    while True:
-        status = requests.get(f"{base}/api/render/{job_id}").json()
-        if status["status"] == "complete":
-            break
-        if status["status"] == "failed":
-            raise RuntimeError(status["error_message"])
-        time.sleep(0.2)
-    video_bytes = requests.get(status["cdn_url"]).content
-    with open(out, "wb") as fh:
-        fh.write(video_bytes)
 
 
 @pytest.mark.parametrize(
