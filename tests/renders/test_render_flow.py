@@ -178,3 +178,33 @@ def test_an_over_budget_render_is_refused_with_no_upstream_call(
     assert not RenderJob.objects.exists()
     assert not CreditEntry.objects.exists()
     assert viggle_sim.creates() == []
+
+
+def test_prepared_assets_render_from_their_viggle_ids_without_uploads(
+    member_client, member, assets, viggle_sim
+):
+    from tests.assets.test_preprocess import poll_until_final
+    from viggle_web.assets import services as gallery
+    from viggle_web.assets import tasks as gallery_tasks
+
+    character, motion = assets
+    for resource in (
+        gallery.resource_request(asset=character, user=member),
+        gallery.resource_request(asset=motion, user=member, model="V4_Preview"),
+    ):
+        gallery_tasks.resource_submit(resource.pk)
+    poll_until_final()
+    character.refresh_from_db()
+    assert character.character_id() and motion.scene_id("V4_Preview")
+    calls_before = len(viggle_sim.calls())
+
+    _post_form(member_client, character, motion)
+    job = _drive(RenderJob.objects.get())
+    assert job.status == "complete"
+    assert job.upstream_mode == "preprocessed"
+    # A V3 render of the same motion has no V3 scene yet: it streams the uploads instead.
+    _post_form(member_client, character, motion, key="form-key-v3", model="V3_Preview")
+    v3 = _drive(RenderJob.objects.get(model="V3_Preview"))
+    assert v3.status == "complete" and v3.upstream_mode == "full_pipeline"
+    assert len(viggle_sim.creates()) == 2
+    assert len(viggle_sim.calls()) > calls_before
