@@ -20,3 +20,13 @@ def media_files(tmp_path_factory) -> SimpleNamespace:
         jpg=make_jpg(root / "poster.jpg"),
         mp4=make_mp4(root / "dance.mp4", seconds=1.0, fps=8),
     )
+
+
+@pytest.fixture
+def assets(member, media_files):
+    """A character image and a 1-second motion video owned by `member`, with real files."""
+    from tests.renders.factories import asset_with_file
+
+    character = asset_with_file(owner=member, kind="image", path=media_files.png, name="Hero")
+    motion = asset_with_file(owner=member, kind="video", path=media_files.mp4, name="Dance")
+    return character, motion
