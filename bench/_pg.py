@@ -62,6 +62,8 @@ def postgres_server() -> Iterator[str]:
         return
     if not (PG_BIN / "initdb").exists():
         sys.exit("No DATABASE_URL and no /usr/lib/postgresql/15 (apt-get install postgresql-15)")
+    # A SIGTERM (timeout, Ctrl-C from a supervisor) must still run the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     pg_dir = Path(tempfile.mkdtemp(prefix="viggle-bench-pg."))
     port = free_port()
     if os.geteuid() == 0:
