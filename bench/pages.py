@@ -109,8 +109,10 @@ def add_jobs(users: list, images: list[int], videos: list[int], start: int, coun
     }
     columns = [f.column for f in RenderJob._meta.concrete_fields if f.column != "id"]
     select = ", ".join(varying.get(c, f't."{c}"') for c in columns)
-    sql = (  # noqa: S608 - column names from the model, values as parameters
-        f"INSERT INTO renders_renderjob ({', '.join(chr(34) + c + chr(34) for c in columns)}) "
+    # Column names come from the model; values are parameters.
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = (
+        f"INSERT INTO renders_renderjob ({names}) "  # noqa: S608
         f"SELECT {select} FROM renders_renderjob t, "
         "generate_series(%(first)s, %(last)s) AS i WHERE t.id = %(template)s"
     )
