@@ -5,13 +5,40 @@ entries over a period is what they spent (settled renders at their actual second
 1 credit) plus what is still held for renders in flight. Exactly-once is a database rule, not a
 hope: each (subject, kind) pair is unique, and a render gets at most one final entry (settle or
 release).
+
+``UsageDay`` is a daily rollup of the ledger for the reports and budgets: one row per (day in
+settings.TIME_ZONE, member, model, mode), added to in the same transaction as every ledger insert
+(``CreditEntry.save`` and ``bulk_create``; see ``usage/rollup.py``). The ledger stays the source
+of truth: ``manage.py usage_rebuild_rollup`` rebuilds the rollup from it.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import Q
+
+
+class CreditEntryQuerySet(models.QuerySet):
+    def bulk_create(
+        self,
+        objs,
+        batch_size=None,
+        ignore_conflicts=False,
+        update_conflicts=False,
+        update_fields=None,
+        unique_fields=None,
+    ):
+        """Insert ledger entries and add them to the daily rollup, in one transaction. Conflict
+        options are refused: skipped rows have no id, so they could not be counted exactly."""
+        if ignore_conflicts or update_conflicts:
+            raise ValueError("The ledger is append-only: book entries with usage.services._book.")
+        from viggle_web.usage.rollup import rollup_add
+
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, batch_size=batch_size)
+            rollup_add([obj.pk for obj in created], using=self.db)
+        return created
 
 
 class CreditEntry(models.Model):
@@ -46,6 +73,8 @@ class CreditEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     note = models.CharField(max_length=200, blank=True)
 
+    objects = CreditEntryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -65,6 +94,50 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} {self.credits} ({self.subject})"
+
+    def save(self, *args, **kwargs) -> None:
+        """A new entry is added to the daily rollup in the same transaction (and savepoint) as
+        its insert, so a refused insert (already booked) counts nowhere. Booked entries are
+        history: changing one needs ``manage.py usage_rebuild_rollup`` afterwards."""
+        if not self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        from viggle_web.usage.rollup import rollup_add
+
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+            rollup_add([self.pk], using=using)
+
+
+class UsageDay(models.Model):
+    """The ledger summed per day (in settings.TIME_ZONE), member, model and mode: what the
+    reports and budgets read for whole days. Every column is a sum or count over the ledger
+    entries of its key; ``released_credits`` keeps the ledger's sign (zero or negative)."""
+
+    day = models.DateField()
+    # The (user, day) index below serves lookups by member; no separate one on user alone.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    model = models.CharField(max_length=16, blank=True)
+    mode = models.CharField(max_length=8, choices=CreditEntry.Mode.choices)
+    entries = models.IntegerField(default=0)
+    credits = models.IntegerField(default=0)
+    output_seconds = models.FloatField(default=0)
+    renders = models.IntegerField(default=0, help_text="Settle entries: completed renders.")
+    released_jobs = models.IntegerField(default=0, help_text="Release entries.")
+    released_credits = models.IntegerField(default=0, help_text="Sum of release entries.")
+    characters = models.IntegerField(default=0, help_text="Character entries.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "user", "model", "mode"], name="usage_day_key")
+        ]
+        indexes = [models.Index(fields=["user", "day"], name="usage_day_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id} {self.model}/{self.mode}: {self.credits}"
 
 
 class Budget(models.Model):

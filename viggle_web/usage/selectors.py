@@ -1,4 +1,10 @@
-"""Reads on the ledger: what a member or the organisation has used and has left."""
+"""Reads on the ledger: what a member or the organisation has used and has left.
+
+Whole days are read from the daily rollup (``UsageDay``, kept in the same transaction as every
+ledger insert, see ``usage/rollup.py``), so a report or a budget check costs the same over a
+thousand ledger rows or ten million. Only the parts of a window that are not whole days in
+settings.TIME_ZONE are read from the ledger itself; the figures are the ledger's sums either way.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from django.db.models.functions import Coalesce, TruncDay, TruncMonth
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
-from viggle_web.usage.models import Budget, CreditEntry, OrgBudget
+from viggle_web.usage.models import Budget, CreditEntry, OrgBudget, UsageDay
 
 
 def month_window(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -26,11 +32,59 @@ def month_window(now: datetime | None = None) -> tuple[datetime, datetime]:
     return start, end
 
 
-def credits_used(*, user: User | None, start: datetime, end: datetime) -> int:
-    entries = CreditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+def _rollup_applies() -> bool:
+    """The rollup cuts days in settings.TIME_ZONE; a request that activated another zone cuts
+    its report's days there, so it reads the ledger instead."""
+    return str(timezone.get_current_timezone()) == str(timezone.get_default_timezone())
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
+def _whole_days(start: datetime, end: datetime) -> tuple[date, date] | None:
+    """The rollup's days lying wholly inside [start, end), as [first, stop), or None."""
+    tz = timezone.get_default_timezone()
+    first = timezone.localtime(start, tz).date()
+    if _day_start(first) < start:
+        first += timedelta(days=1)
+    stop = timezone.localtime(end, tz).date()
+    return (first, stop) if first < stop else None
+
+
+def credits_spent(*, user: User | None, start: datetime, end: datetime) -> tuple[int, int]:
+    """(the member's, everyone's) credits in [start, end), exactly the ledger's sums, in one
+    query over the rollup for the whole days plus, only when the window does not start and end
+    at midnight in settings.TIME_ZONE, one over the ledger for the hours at its ends."""
+    sums = {"everyone": Sum("credits")}
     if user is not None:
-        entries = entries.filter(user=user)
-    return entries.aggregate(total=Sum("credits"))["total"] or 0
+        sums["mine"] = Sum("credits", filter=Q(user=user))
+    totals = {"everyone": 0, "mine": 0}
+
+    def add(rows: QuerySet) -> None:
+        for name, value in rows.aggregate(**sums).items():
+            totals[name] += value or 0
+
+    lower, upper = start, end
+    days = _whole_days(start, end)
+    if days is not None:
+        add(UsageDay.objects.filter(day__gte=days[0], day__lt=days[1]))
+        lower, upper = _day_start(days[0]), _day_start(days[1])
+        edges = [(lo, hi) for lo, hi in ((start, lower), (upper, end)) if lo < hi]
+    else:
+        edges = [(start, end)] if start < end else []
+    if edges:
+        within = Q()
+        for lo, hi in edges:
+            within |= Q(created_at__gte=lo, created_at__lt=hi)
+        add(CreditEntry.objects.filter(within))
+    return totals["mine"], totals["everyone"]
+
+
+def credits_used(*, user: User | None, start: datetime, end: datetime) -> int:
+    """A member's (or, with ``user=None``, everyone's) credits in [start, end)."""
+    mine, everyone = credits_spent(user=user, start=start, end=end)
+    return mine if user is not None else everyone
 
 
 @dataclass(frozen=True)
@@ -70,17 +124,19 @@ def budget_status(*, user: User) -> BudgetStatus:
     start, end = month_window()
     member_cap = Budget.objects.filter(user=user).values_list("monthly_cap", flat=True).first()
     org_cap = OrgBudget.objects.filter(pk=1).values_list("monthly_cap", flat=True).first()
+    mine, everyone = credits_spent(user=user, start=start, end=end)
     return BudgetStatus(
-        member=ScopeStatus(cap=member_cap, used=credits_used(user=user, start=start, end=end)),
-        org=ScopeStatus(cap=org_cap, used=credits_used(user=None, start=start, end=end)),
+        member=ScopeStatus(cap=member_cap, used=mine),
+        org=ScopeStatus(cap=org_cap, used=everyone),
         resets_at=end,
     )
 
 
 # --- Reports -----------------------------------------------------------------------------------
-# Every figure below is read from the ledger only, so the report, its CSV and the ledger's own sum
+# Every figure below is a sum over the same rows (the rollup's days of the range, which add up
+# exactly to the ledger's entries of those days), so the report, its CSV and the ledger's own sum
 # can never disagree. Each breakdown (by member, by period, by model and mode) is one grouped query
-# over the same entries, so each one partitions the same total.
+# over the same rows, so each one partitions the same total.
 
 Group = Literal["day", "month"]
 
@@ -95,6 +151,15 @@ _METRICS = {
     "m_released_jobs": Count("id", filter=_RELEASE),
     "m_released_credits": Coalesce(Sum("credits", filter=_RELEASE), 0),
     "m_characters": Count("id", filter=Q(kind=CreditEntry.Kind.CHARACTER)),
+}
+# The same metrics over rollup rows (each already a sum or count over its day's entries).
+_DAY_METRICS = {
+    "m_credits": Coalesce(Sum("credits"), 0),
+    "m_output_seconds": Coalesce(Sum("output_seconds"), 0.0),
+    "m_renders": Coalesce(Sum("renders"), 0),
+    "m_released_jobs": Coalesce(Sum("released_jobs"), 0),
+    "m_released_credits": Coalesce(Sum("released_credits"), 0),
+    "m_characters": Coalesce(Sum("characters"), 0),
 }
 
 
@@ -171,17 +236,25 @@ def _entries(*, start: date, end: date, member_id: int | None) -> QuerySet[Credi
     return entries.order_by()
 
 
+def _report_rows(*, start: date, end: date, member_id: int | None) -> tuple[QuerySet, dict]:
+    """What a report over the whole days [start, end] aggregates, and with which metrics: the
+    rollup's rows of those days, or (a request in another time zone) the ledger's entries."""
+    if not _rollup_applies():
+        return _entries(start=start, end=end, member_id=member_id), _METRICS
+    days = UsageDay.objects.filter(day__gte=start, day__lte=end)
+    if member_id is not None:
+        days = days.filter(user_id=member_id)
+    return days.order_by(), _DAY_METRICS
+
+
 def usage_by_member_and_model(
     *, start: date, end: date, member_id: int | None = None
 ) -> tuple[list[UsageRow], list[UsageRow]]:
     """The per-member and the per-(model, mode) breakdowns, rolled up from one query grouped by
-    (member, model, mode): over a year of a million entries that is one scan of the ledger
-    instead of two, and the groups stay few (members x models x 2 modes)."""
-    rows = list(
-        _entries(start=start, end=end, member_id=member_id)
-        .values("user_id", "model", "mode")
-        .annotate(**_METRICS)
-    )
+    (member, model, mode) over the rollup's days; the groups stay few (members x models x 2
+    modes)."""
+    source, metrics = _report_rows(start=start, end=end, member_id=member_id)
+    rows = list(source.values("user_id", "model", "mode").annotate(**metrics))
     # Names in a second, small query: joining users into the big GROUP BY costs more.
     names = dict(
         User.objects.filter(pk__in={row["user_id"] for row in rows}).values_list("pk", "username")
@@ -226,16 +299,19 @@ def usage_series(
 ) -> list[UsageRow]:
     """One row per day or month of the range, empty periods included (one query). Periods are
     cut in the site's time zone, like the budget month."""
-    trunc = TruncDay if group == "day" else TruncMonth
     tz = timezone.get_current_timezone()
-    rows = (
-        _entries(start=start, end=end, member_id=member_id)
-        .annotate(period=trunc("created_at", tzinfo=tz))
-        .values("period")
-        .annotate(**_METRICS)
-        .order_by("period")
-    )
-    found = {timezone.localtime(row["period"], tz).date(): row for row in rows}
+    source, metrics = _report_rows(start=start, end=end, member_id=member_id)
+    if source.model is UsageDay:
+        period = F("day") if group == "day" else TruncMonth("day")
+    else:
+        period = (TruncDay if group == "day" else TruncMonth)("created_at", tzinfo=tz)
+    rows = source.annotate(period=period).values("period").annotate(**metrics).order_by("period")
+    found = {
+        timezone.localtime(row["period"], tz).date()
+        if isinstance(row["period"], datetime)
+        else row["period"]: row
+        for row in rows
+    }
     fmt = "%Y-%m-%d" if group == "day" else "%Y-%m"
     return [
         UsageRow.from_values(period.strftime(fmt), period, found[period])
@@ -254,8 +330,8 @@ def _model_label(model: str, mode: str) -> str:
 def usage_report(
     *, start: date, end: date, group: Group, member_id: int | None = None
 ) -> UsageReport:
-    """Everything the usage page and its CSV show: two grouped queries over the ledger and one
-    for the members' names, whatever the number of rows."""
+    """Everything the usage page and its CSV show: two grouped queries over the rollup and one
+    for the members' names, whatever the number of ledger rows."""
     by_member, by_model = usage_by_member_and_model(start=start, end=end, member_id=member_id)
     return UsageReport(
         start=start,
@@ -270,16 +346,18 @@ def usage_report(
 
 def with_month_usage(members: QuerySet[User]) -> QuerySet[User]:
     """Annotate members with ``month_credits`` (spent this budget month) and ``monthly_cap``.
-    A correlated subquery per member on the (user, created_at) index: Postgres evaluates it for
-    the rows of the page only, so a long ledger does not slow the member list."""
+    A correlated subquery per member on the rollup's (user, day) index: Postgres evaluates it for
+    the rows of the page only, and a month is at most 31 x models x modes rows a member."""
     start, end = month_window()
-    spent = (
-        CreditEntry.objects.filter(user=OuterRef("pk"), created_at__gte=start, created_at__lt=end)
-        .order_by()
-        .values("user")
-        .annotate(total=Sum("credits"))
-        .values("total")
-    )
+    if _rollup_applies():
+        rows = UsageDay.objects.filter(
+            user=OuterRef("pk"), day__gte=start.date(), day__lt=end.date()
+        )
+    else:
+        rows = CreditEntry.objects.filter(
+            user=OuterRef("pk"), created_at__gte=start, created_at__lt=end
+        )
+    spent = rows.order_by().values("user").annotate(total=Sum("credits")).values("total")
     return members.annotate(
         month_credits=Coalesce(Subquery(spent, output_field=IntegerField()), 0),
         monthly_cap=F("budget__monthly_cap"),

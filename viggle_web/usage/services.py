@@ -59,7 +59,9 @@ def budget_enforce(*, user: User, credits: int) -> None:
 
 
 def _book(**fields) -> tuple[CreditEntry, bool]:
-    """Insert one ledger entry; if the (subject, kind) was booked already, return that one."""
+    """Insert one ledger entry; if the (subject, kind) was booked already, return that one.
+    The insert adds the entry to the daily rollup in the same savepoint (``CreditEntry.save``
+    upserts ``UsageDay``), so a refused insert counts nowhere and a booking always counts."""
     try:
         with transaction.atomic():
             return CreditEntry.objects.create(**fields), True
