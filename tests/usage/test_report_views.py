@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.usage.conftest import entry, save_entries
-from viggle_web.usage.models import CreditEntry
+from viggle_web.usage.models import CreditEntry, UsageDay
 from viggle_web.viggle.errors import ViggleError
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_an_invalid_filter_is_a_400_with_a_message(member_client, query):
 # --- contents ----------------------------------------------------------------------------------
 
 
-def test_csv_totals_equal_the_page_totals_and_the_ledger_sum(
+def test_csv_totals_equal_the_page_totals_the_rollup_and_the_ledger_sum(
     admin_client, admin_user, member, other_member
 ):
     start = date(2026, 3, 1)
@@ -171,6 +171,10 @@ def test_csv_totals_equal_the_page_totals_and_the_ledger_sum(
         total.characters == int(csv_total["characters"]) == ledger.filter(kind="character").count()
     )
     assert page.context["ledger_total"] == ledger_credits
+    # The daily rollup the report reads holds the same sums as the ledger.
+    rollup = UsageDay.objects.filter(day__gte=date(2026, 3, 1), day__lte=date(2026, 3, 31))
+    assert rollup.aggregate(s=Sum("credits"))["s"] == ledger_credits
+    assert rollup.aggregate(s=Sum("released_credits"))["s"] == -total.released_credits
     # The page prints the same totals.
     html = page.content.decode()
     assert f'data-total="credits">{ledger_credits}<' in html
