@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -250,7 +249,6 @@ class ViggleClient:
             start = dest.tell() if rewindable else 0
         except (AttributeError, OSError, ValueError):
             rewindable, start = False, 0
-        where = _url_for_log(url)
         attempt = 0
         while True:
             written = 0
@@ -283,8 +281,7 @@ class ViggleClient:
             if delay is None:
                 raise error
             logger.warning(
-                "Viggle download %s failed (%s), retry %d in %.1fs",
-                where,
+                "Viggle download of a result file failed (%s), retry %d in %.1fs",
                 error,
                 attempt + 1,
                 delay,
@@ -353,7 +350,7 @@ class ViggleClient:
             logger.warning(
                 "Viggle %s /%s failed (%s), retry %d in %.1fs",
                 method,
-                path,
+                _path_for_log(path),
                 error,
                 attempt + 1,
                 delay,
@@ -568,17 +565,22 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _url_for_log(url: str) -> str:
-    """Scheme, host and path only: CDN URLs may carry signatures in the query string."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
 # --- one client per process ----------------------------------------------------------------
 
 _lock = threading.Lock()
 _client: ViggleClient | None = None
 _client_config: tuple[Any, ...] | None = None
+
+
+_ID_FREE_SEGMENTS = {"api", "render", "characters", "scenes", "preprocess", "import", "credits"}
+
+
+def _path_for_log(path: str) -> str:
+    """The request path with upstream ids masked: Viggle's status endpoint needs no auth, so an
+    id in a log aggregator would be a readable video for anyone with log access."""
+    return "/".join(
+        part if part in _ID_FREE_SEGMENTS or not part else "{id}" for part in path.split("/")
+    )
 
 
 def get_client() -> ViggleClient:
