@@ -4,15 +4,19 @@
 
 Needs a Postgres (the report is tuned for it). It never touches the database named in
 DATABASE_URL: it creates its own scratch database on the same server (``viggle_bench_<pid>``),
-migrates it, inserts the rows with one ``generate_series`` INSERT, renders the report through
-Django's test client (full stack: middleware, selectors, templates) and drops the database again.
-Viggle's balance call is stubbed so that only our server's time is measured. Prints p50/p95 of
-the server time, the number of SQL queries per render and the plan of the report's queries.
+migrates it, inserts the rows with one ``generate_series`` INSERT (which, like any raw SQL
+insert, bypasses the daily rollup), fills the rollup with ``manage.py usage_rebuild_rollup`` and
+says how long that took, renders the report through Django's test client (full stack: middleware,
+selectors, templates) and drops the database again. Viggle's balance call is stubbed so that only
+our server's time is measured. Prints p50/p95 of the server time, the number of SQL queries per
+render, the cost of a booking (ledger insert + rollup upsert) and the plan of the report's
+slowest queries.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import statistics
 import sys
@@ -83,14 +87,16 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, t0: float) -> None:
+    from django.core.management import call_command
     from django.db import connection
+    from django.db.models import Sum
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
     from django.utils import timezone
 
     from viggle_web.accounts.models import User
-    from viggle_web.usage import selectors
-    from viggle_web.usage.models import CreditEntry
+    from viggle_web.usage import selectors, services
+    from viggle_web.usage.models import CreditEntry, UsageDay
     from viggle_web.viggle import client as viggle_client
 
     print(
@@ -123,6 +129,16 @@ def run(args: argparse.Namespace, t0: float) -> None:
         f"inserted {count:,} ledger rows for {len(users)} members in "
         f"{time.perf_counter() - t1:.1f}s (incl. VACUUM ANALYZE)"
     )
+    t2 = time.perf_counter()
+    out = io.StringIO()
+    call_command("usage_rebuild_rollup", stdout=out)
+    rebuild = time.perf_counter() - t2
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE usage_usageday")
+    print(
+        f"manage.py usage_rebuild_rollup: {UsageDay.objects.count():,} rollup rows from "
+        f"{count:,} ledger rows in {rebuild:.1f}s ({out.getvalue().strip()})"
+    )
 
     # Only our server's time: Viggle's balance answer is stubbed.
     stub = types.SimpleNamespace(credits=lambda: types.SimpleNamespace(balance=12345.0))
@@ -134,7 +150,13 @@ def run(args: argparse.Namespace, t0: float) -> None:
     response = client.get(url)  # warm-up: connection, templates, plans
     assert response.status_code == 200, response.status_code
     report = response.context["report"]
-    assert report.total.credits == selectors.credits_used(user=None, start=start, end=end)
+    ledger_sum = (
+        CreditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .aggregate(s=Sum("credits"))["s"]
+    )
+    assert report.total.credits == ledger_sum
+    assert selectors.credits_used(user=None, start=start, end=end) == ledger_sum
 
     times: list[float] = []
     for _ in range(args.runs):
@@ -160,6 +182,19 @@ def run(args: argparse.Namespace, t0: float) -> None:
     print(
         f"  report total {report.total.credits:,} credits, {len(report.by_member)} members, "
         f"{len(report.by_model)} model/mode rows"
+    )
+
+    # What the rollup costs a write: a booking is one ledger insert plus one upsert.
+    member = User.objects.get(pk=users[1])
+    booking_times = []
+    for n in range(200):
+        began = time.perf_counter()
+        services.credit_charge_character(user=member, subject=f"bench-character:{n}")
+        booking_times.append(time.perf_counter() - began)
+    print(
+        f"  a booking (ledger insert + rollup upsert, own transaction): p50 "
+        f"{1000 * statistics.median(booking_times):.1f} ms, "
+        f"p95 {1000 * percentile(booking_times, 95):.1f} ms"
     )
     if not args.no_explain:
         slowest = sorted(queries, key=lambda q: -float(q["time"]))[:3]
