@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+POSTMASTER_PID: int | None = None  # set when this process started its own Postgres
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -90,6 +91,8 @@ def postgres_server() -> Iterator[str]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        global POSTMASTER_PID
+        POSTMASTER_PID = int((pg_dir / "data" / "postmaster.pid").read_text().split()[0])
         print(f"(throwaway Postgres 15 on 127.0.0.1:{port})", flush=True)
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
@@ -295,20 +298,42 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def cpu_seconds_named(name: str) -> float:
-    """CPU time so far of every live process whose command name is ``name`` (e.g. postgres)."""
+def postgres_cpu_seconds() -> float:
+    """CPU time so far of our own Postgres server's processes (the postmaster and its live
+    children); with an outside DATABASE_URL server, of every process named postgres."""
     total = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/comm") as fh:
-                if fh.read().strip() != name:
+            if POSTMASTER_PID is not None:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                if int(entry) != POSTMASTER_PID and ppid != POSTMASTER_PID:
                     continue
+            else:
+                with open(f"/proc/{entry}/comm") as fh:
+                    if fh.read().strip() != "postgres":
+                        continue
             total += cpu_seconds(int(entry))
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def wait_quiet(*, idle_share: float = 0.8, max_wait: float = 60.0) -> float:
+    """Wait (at most ``max_wait``) until the machine is mostly idle: other people's test runs
+    share these cores. Returns the idle share seen last (printed with the figures)."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        with open("/proc/stat") as fh:
+            a = [int(x) for x in fh.readline().split()[1:]]
+        time.sleep(1.0)
+        with open("/proc/stat") as fh:
+            b = [int(x) for x in fh.readline().split()[1:]]
+        idle = (b[3] + b[4] - a[3] - a[4]) / max(1, sum(b) - sum(a))
+        if idle >= idle_share or time.monotonic() > deadline:
+            return idle
 
 
 def session_cookie(user) -> str:

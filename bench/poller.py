@@ -215,6 +215,9 @@ def part_a(args, db_url: str, media_root: str, log_dir: str, sim_base: str, sim)
     kept_ok: list[int] = []
     for n in args.sizes:
         clear_jobs()
+        idle = _pg.wait_quiet()
+        if idle < 0.8:
+            print(f"  (machine only {100 * idle:.0f}% idle before N={n}: others' load)")
         make_jobs(owner, f"a{n}_", n, finish_in=None, inputs=args.inputs)
         proc = _pg.start_poller(
             env, log_dir, seconds=args.warmup + args.window + 1, name=f"poller-{n}"
@@ -224,7 +227,7 @@ def part_a(args, db_url: str, media_root: str, log_dir: str, sim_base: str, sim)
         cpu0 = (
             _pg.cpu_seconds(proc.pid),
             _pg.cpu_seconds(sim.pid),
-            _pg.cpu_seconds_named("postgres"),
+            _pg.postgres_cpu_seconds(),
         )
         machine = Machine()
         counters0 = pg_counters()
@@ -234,7 +237,7 @@ def part_a(args, db_url: str, media_root: str, log_dir: str, sim_base: str, sim)
         cpu1 = (
             _pg.cpu_seconds(proc.pid),
             _pg.cpu_seconds(sim.pid),
-            _pg.cpu_seconds_named("postgres"),
+            _pg.postgres_cpu_seconds(),
         )
         busy = machine.busy_share()
         proc.stop()
