@@ -103,8 +103,12 @@ def _is_progress(status: RenderStatus) -> bool:
 # other case keeps the 3 s interval. bench/time_to_result.py measures the effect.
 ALIGN_MARGIN_SECONDS = 0.3
 MAX_POLL_SECONDS = 5.0
+# Progress rate since the previous poll (its save is updated_at), or since the upstream job
+# was created (submitted_at) when no progress had been seen yet: a job's queue time then
+# makes the end look later than it is, never earlier, and the 5 s cap bounds that.
+_SINCE = "(CASE WHEN j.progress_pct > 0 THEN j.updated_at ELSE j.submitted_at END)"
 _ETA = (
-    "((100 - v.progress_pct) * EXTRACT(EPOCH FROM (%(now)s - j.updated_at))"
+    f"((100 - v.progress_pct) * EXTRACT(EPOCH FROM (%(now)s - {_SINCE}))"
     " / NULLIF(v.progress_pct - j.progress_pct, 0) + %(margin)s)"
 )
 _PROGRESS_SQL = f"""
@@ -119,7 +123,7 @@ UPDATE renders_renderjob AS j SET
     lease_until = NULL,
     lease_owner = '',
     next_poll_at = %(now)s + make_interval(secs => CASE
-        WHEN j.progress_pct > 0 AND v.progress_pct > j.progress_pct
+        WHEN v.progress_pct > j.progress_pct
              AND {_ETA} > %(interval)s AND {_ETA} <= %(longest)s
         THEN {_ETA} ELSE %(interval)s END),
     updated_at = %(now)s
