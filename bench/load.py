@@ -41,6 +41,7 @@ import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -85,12 +86,56 @@ def group_peak_kb(pgid: int) -> tuple[int, int]:
     return (max(peaks) if peaks else 0), sum(peaks)
 
 
+def sockets_to_port(port: int, groups: dict[str, int]) -> dict[str, int]:
+    """How many established TCP connections to 127.0.0.1:``port`` each process group holds."""
+    inodes: set[str] = set()
+    with open("/proc/net/tcp") as fh:
+        for line in fh.readlines()[1:]:
+            fields = line.split()
+            remote, state, inode = fields[2], fields[3], fields[9]
+            if state == "01" and int(remote.split(":")[1], 16) == port:
+                inodes.add(inode)
+    counts = dict.fromkeys(groups, 0)
+    by_pgid = {pgid: name for name, pgid in groups.items()}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                pgid = int(fh.read().rsplit(")", 1)[1].split()[2])
+            if pgid not in by_pgid:
+                continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                target = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    counts[by_pgid[pgid]] += 1
+        except (OSError, ValueError, IndexError):
+            continue
+    return counts
+
+
 class Peaks:
     """Samples VmHWM while the run lasts (a process that exits takes its peak with it)."""
 
     def __init__(self, procs: dict[str, int]) -> None:
         self.procs = procs
         self.seen: dict[str, tuple[int, int]] = {name: (0, 0) for name in procs}
+
+    def sample_db(self, db_url: str) -> None:
+        """Open connections to the database: in total (pg_stat_activity) and per process group
+        (the sockets each process holds to the server's port, from /proc)."""
+        import psycopg
+
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            count = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            ).fetchone()[0]
+        self.db_connections = max(getattr(self, "db_connections", 0), count - 1)
+        port = urlsplit(db_url).port or 5432
+        by_group = getattr(self, "db_by_group", {})
+        for name, held in sockets_to_port(port, self.procs).items():
+            by_group[name] = max(by_group.get(name, 0), held)
+        self.db_by_group = by_group
 
     def sample(self) -> None:
         for name, pgid in self.procs.items():
@@ -117,6 +162,20 @@ def png_bytes(seed: int) -> bytes:
     buffer = io.BytesIO()
     img.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def error_summary(log: str) -> list[tuple[str, int]]:
+    """The exception lines of a log's tracebacks, counted (the cause of any 5xx)."""
+    counts: dict[str, int] = defaultdict(int)
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            # The exception line is the first unindented line after the traceback.
+            for follow in lines[i + 1 :]:
+                if follow and not follow.startswith((" ", "\t", "Traceback", "During", "The ")):
+                    counts[follow.strip()] += 1
+                    break
+    return sorted(counts.items(), key=lambda item: -item[1])[:8]
 
 
 class Stats:
@@ -212,7 +271,7 @@ async def stream_one(base: str, cookie: str, public_id: str, stop: float, out: d
             return
 
 
-async def run_load(args, base: str, cookies: list[str], ids: dict, watched: list[str], peaks):
+async def run_load(args, base, cookies, ids, watched, peaks, db_url):
     stats = Stats()
     streams: dict = {}
     stop = time.monotonic() + args.seconds
@@ -230,6 +289,11 @@ async def run_load(args, base: str, cookies: list[str], ids: dict, watched: list
     async def sampler() -> None:
         while time.monotonic() < stop + 1:
             peaks.sample()
+            try:
+                await asyncio.to_thread(peaks.sample_db, db_url)
+            except Exception as exc:  # noqa: BLE001 - the server may be out of connections
+                peaks.sample_errors = getattr(peaks, "sample_errors", 0) + 1
+                del exc
             await asyncio.sleep(0.5)
 
     sample_task = asyncio.create_task(sampler())
@@ -308,21 +372,31 @@ def main() -> None:
 
                 async_task("viggle_web.renders.tasks.poll_loop")  # as job_send would
                 idle = idle_share()
-                peaks = Peaks({"web (uvicorn)": web.pid, "worker (qcluster)": worker.pid})
+                peaks = Peaks(
+                    {
+                        "web (uvicorn)": web.pid,
+                        "worker (qcluster)": worker.pid,
+                        "simulator": sim.pid,
+                    }
+                )
                 print(
                     f"load: {args.members} members browsing/uploading, {args.streams} SSE "
                     f"streams, {args.jobs} jobs in flight, {args.seconds:.0f}s; machine "
                     f"{100 * idle:.0f}% idle before; {os.cpu_count()} cores",
                     flush=True,
                 )
-                stats, streams = asyncio.run(run_load(args, base, cookies, ids, watched, peaks))
+                stats, streams = asyncio.run(
+                    run_load(args, base, cookies, ids, watched, peaks, db_url)
+                )
                 peaks.sample()
             finally:
                 for proc in (worker, web, sim):
-                    tails = proc.tail(1500) if "Traceback" in proc.tail(20000) else ""
                     proc.stop()
-                    if tails:
-                        print(f"--- {proc.name} log tail ---\n{tails}")
+                    summary = error_summary(proc.tail(2_000_000))
+                    if summary:
+                        print(f"--- {proc.name}: errors in its log (count, last line) ---")
+                        for line, count in summary:
+                            print(f"  {count:5d}  {line[:160]}")
                 from django.db import connections
 
                 connections.close_all()
@@ -357,6 +431,11 @@ def main() -> None:
     )
     for name, (one, total) in peaks.seen.items():
         print(f"peak memory {name}: largest process {one / 1024:.0f} MB, all {total / 1024:.0f} MB")
+    print(
+        f"peak open connections to the database (web + worker + simulator): "
+        f"{getattr(peaks, 'db_connections', 0)} (server max_connections 300); per process "
+        f"group: {getattr(peaks, 'db_by_group', {})}"
+    )
     print(f"(total {time.monotonic() - began:.0f}s, run at {datetime.now():%Y-%m-%d %H:%M})")
 
 
