@@ -126,16 +126,19 @@ class Peaks:
         (the sockets each process holds to the server's port, from /proc)."""
         import psycopg
 
-        with psycopg.connect(db_url, autocommit=True) as conn:
+        port = urlsplit(db_url).port or 5432
+        by_group = getattr(self, "db_by_group", {})
+        held_now = sockets_to_port(port, self.procs)
+        for name, held in held_now.items():
+            by_group[name] = max(by_group.get(name, 0), held)
+        self.db_by_group = by_group
+        self.db_connections = max(getattr(self, "db_connections", 0), sum(held_now.values()))
+        # The server's own count too (fails when the server is out of connections).
+        with psycopg.connect(db_url, autocommit=True, connect_timeout=2) as conn:
             count = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
             ).fetchone()[0]
-        self.db_connections = max(getattr(self, "db_connections", 0), count - 1)
-        port = urlsplit(db_url).port or 5432
-        by_group = getattr(self, "db_by_group", {})
-        for name, held in sockets_to_port(port, self.procs).items():
-            by_group[name] = max(by_group.get(name, 0), held)
-        self.db_by_group = by_group
+        self.db_connections = max(self.db_connections, count - 1)
 
     def sample(self) -> None:
         for name, pgid in self.procs.items():
@@ -321,6 +324,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-requests", type=int, default=20_000)
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=None,
+        help="CONN_MAX_AGE for the web and worker (default: the app's own, 60 s)",
+    )
     args = parser.parse_args()
     if args.streams > args.jobs:
         sys.exit("--streams must be at most --jobs (one stream per finishing job)")
@@ -365,6 +374,14 @@ def main() -> None:
             env = _pg.child_env(
                 db_url, media_root, VIGGLE_BASE_URL=sim_base, Q_WORKERS="2", POLLER_SLOTS="1"
             )
+            if args.conn_max_age is not None:
+                # bench/bench_settings.py with another CONN_MAX_AGE, for the web and the worker.
+                Path(tmp, "load_settings.py").write_text(
+                    "from bench.bench_settings import *  # noqa\n"
+                    f'DATABASES["default"]["CONN_MAX_AGE"] = {args.conn_max_age}  # noqa\n'
+                )
+                env["PYTHONPATH"] = f"{env['PYTHONPATH']}{os.pathsep}{tmp}"
+                env["DJANGO_SETTINGS_MODULE"] = "load_settings"
             web, base = _pg.start_uvicorn(env, log_dir)
             worker = _pg.Proc("qcluster", [_pg.PYTHON, "manage.py", "qcluster"], env, log_dir)
             try:
@@ -382,7 +399,8 @@ def main() -> None:
                 print(
                     f"load: {args.members} members browsing/uploading, {args.streams} SSE "
                     f"streams, {args.jobs} jobs in flight, {args.seconds:.0f}s; machine "
-                    f"{100 * idle:.0f}% idle before; {os.cpu_count()} cores",
+                    f"{100 * idle:.0f}% idle before; {os.cpu_count()} cores; CONN_MAX_AGE "
+                    f"{'app default' if args.conn_max_age is None else args.conn_max_age}",
                     flush=True,
                 )
                 stats, streams = asyncio.run(
