@@ -48,7 +48,7 @@ def _fill(route: str) -> str:
     route = re.sub(r"<int:\w+>", "1", route)
     route = re.sub(r"<uuid:\w+>", str(uuid.uuid4()), route)
     route = re.sub(r"<path:\w+>", "x/y.mp4", route)
-    route = re.sub(r"<(?:str:|slug:)?\w+>", "x", route)
+    route = re.sub(r"<(?:\w+:)?\w+>", "x", route)
     route = re.sub(r"\(\?P<\w+>[^)]*\)", "x", route)
     return "/" + route
 

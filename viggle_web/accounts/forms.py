@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 
 from viggle_web.accounts.models import User
@@ -54,3 +55,14 @@ class AuditFilterForm(forms.Form):
         from viggle_web.core.models import AuditEvent
 
         self.fields["action"].choices = [("", "All actions"), *AuditEvent.Action.choices]
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, refusing an over-long username before anything is looked up (the
+    stock form sets max_length only on the widget)."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data.get("username") or ""
+        if len(username) > 150:
+            raise forms.ValidationError("That username is too long (150 characters at most).")
+        return username

@@ -252,7 +252,7 @@ def asset_is_used(*, asset: Asset) -> bool:
 
 
 @transaction.atomic
-def asset_delete(*, asset: Asset, actor: User | None = None) -> str:
+def asset_delete(*, asset: Asset, actor: User | None = None, audit: bool = True) -> str:
     """Delete ``asset`` and its files, or archive it if a render used it (renders keep their
     inputs for history). Returns "archived" or "deleted"."""
     asset = Asset.objects.select_for_update().get(pk=asset.pk)
@@ -273,7 +273,8 @@ def asset_delete(*, asset: Asset, actor: User | None = None) -> str:
         asset.save(update_fields=["archived_at"])
         audit_record(actor=actor, action="asset_archived", target=target)
         return "archived"
-    audit_record(actor=actor, action="asset_deleted", target=target)
+    if audit:
+        audit_record(actor=actor, action="asset_deleted", target=target)
     # Files go only once the row is surely gone.
     transaction.on_commit(lambda: _delete_files(names))
     return "deleted"

@@ -20,6 +20,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseRedirect,
     JsonResponse,
     StreamingHttpResponse,
 )
@@ -71,10 +72,15 @@ def _after_action(request: HttpRequest, asset: Asset) -> HttpResponse:
     if request.htmx:
         return _card(request, _get_asset_for_user(request, asset.pk))
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    # Only a local path: anything else (a foreign host, a bare word) falls back to the page.
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
-        return redirect(target)
+        return HttpResponseRedirect(target)
     return redirect("gallery:detail", asset.pk)
 
 

@@ -35,6 +35,7 @@ from viggle_web.assets.services import (
     AssetActionRefused,
     UploadRefused,
     asset_create,
+    asset_delete,
     asset_import_template,
     resource_request,
 )
@@ -200,8 +201,16 @@ def _fetch_upload(url: str, field: str) -> UploadedFile:
     return upload
 
 
-def _asset_from(*, user: User, media: MediaInput, kind: str, missing_code: str) -> Asset:
-    """The gallery asset for a media input (stored once per content). Raises ApiError."""
+def _asset_from(
+    *,
+    user: User,
+    media: MediaInput,
+    kind: str,
+    missing_code: str,
+    created: list[Asset] | None = None,
+) -> Asset:
+    """The gallery asset for a media input (stored once per content). Raises ApiError. A newly
+    stored asset is added to ``created`` so the caller can take it back if the request fails."""
     if media.upload is not None and media.url:
         raise ApiError(errors.VALIDATION, f"Send {media.field} or {media.url_field}, not both")
     if media.too_large:
@@ -221,6 +230,8 @@ def _asset_from(*, user: User, media: MediaInput, kind: str, missing_code: str) 
         if media.upload is None:
             upload.close()
     asset = result.asset
+    if result.created and created is not None:
+        created.append(asset)
     if asset.kind != kind:
         what = (
             "a PNG, JPG or WebP image" if kind == Asset.Kind.IMAGE else "an MP4, MOV or WebM video"
@@ -444,6 +455,19 @@ def _character_for_render(user: User, character_id: str) -> Asset:
 
 
 def render_create(*, user: User, data: RenderInput) -> RenderJob:
+    """Start a render from an API request. A refused request changes nothing: files it stored
+    on the way (one good upload beside a bad one) are removed again."""
+    created: list[Asset] = []
+    try:
+        return _render_create(user=user, data=data, created=created)
+    except ApiError:
+        for asset in created:
+            # Taking back what this request itself stored: not a member's delete to audit.
+            asset_delete(asset=asset, actor=None, audit=False)
+        raise
+
+
+def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> RenderJob:
     """POST /api/render, with the contract's input combinations and options. The job is an
     ordinary render of the member's (budget checked and booked in job_submit, which refuses
     over budget before any upstream call)."""
@@ -496,13 +520,18 @@ def render_create(*, user: User, data: RenderInput) -> RenderJob:
             character = _character_for_render(user, character_id or "")
     else:
         character = _asset_from(
-            user=user, media=data.ref_image, kind=Asset.Kind.IMAGE, missing_code=errors.NEED_IMAGE
+            user=user,
+            media=data.ref_image,
+            kind=Asset.Kind.IMAGE,
+            missing_code=errors.NEED_IMAGE,
+            created=created,
         )
         motion = _asset_from(
             user=user,
             media=data.driving_video,
             kind=Asset.Kind.VIDEO,
             missing_code=errors.NEED_VIDEO,
+            created=created,
         )
         model = model or RenderJob.Model.V4
 

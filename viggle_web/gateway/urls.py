@@ -9,14 +9,14 @@ app_name = "gateway"
 
 urlpatterns = [
     path("render", views.render_create, name="render_create"),
-    path("render/<str:job_id>", views.render_detail, name="render_detail"),
+    path("render/<pubid:job_id>", views.render_detail, name="render_detail"),
     path("characters", views.character_list, name="character_list"),
     path("characters/preprocess", views.character_preprocess, name="character_preprocess"),
-    path("characters/<str:character_id>", views.character_detail, name="character_detail"),
+    path("characters/<pubid:character_id>", views.character_detail, name="character_detail"),
     path("scenes", views.scene_list, name="scene_list"),
     path("scenes/preprocess", views.scene_preprocess, name="scene_preprocess"),
     path("scenes/import", views.scene_import, name="scene_import"),
-    path("scenes/<str:scene_id>", views.scene_detail, name="scene_detail"),
+    path("scenes/<pubid:scene_id>", views.scene_detail, name="scene_detail"),
     path("credits", views.credits, name="credits"),
     path("files/<str:token>", views.signed_download, name="signed_download"),
     path("openapi.json", views.openapi, name="openapi"),

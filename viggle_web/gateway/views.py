@@ -133,11 +133,11 @@ def _media(request: HttpRequest, field: str, url_field: str) -> services.MediaIn
 
 class PageForm(forms.Form):
     limit = forms.IntegerField(required=False, min_value=1, max_value=100)
-    offset = forms.IntegerField(required=False, min_value=0)
+    offset = forms.IntegerField(required=False, min_value=0, max_value=10_000_000)
 
     def page(self) -> tuple[int, int]:
         if not self.is_valid():
-            raise ApiError(errors.VALIDATION, "limit must be 1-100 and offset >= 0")
+            raise ApiError(errors.VALIDATION, "limit must be 1-100 and offset 0-10000000")
         return self.cleaned_data["limit"] or 50, self.cleaned_data["offset"] or 0
 
 

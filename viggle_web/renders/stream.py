@@ -115,10 +115,12 @@ class JobStream:
                 _listener.unsubscribe(wake)
 
     def _changed_closing(self) -> list[str]:
+        # Runs in a pool thread between waits: closing (not just recycling) the connection means
+        # an idle stream holds none, whatever CONN_MAX_AGE says.
         try:
             return self.changed()
         finally:
-            close_old_connections()
+            connection.close()
 
 
 def _use_listen() -> bool:

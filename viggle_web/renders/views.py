@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import (
     FileResponse,
     Http404,
@@ -248,6 +249,10 @@ def job_stream(request: HttpRequest) -> StreamingHttpResponse:
     )
     is_async = isinstance(request, ASGIRequest)
     content = stream.iter_async() if is_async else stream.iter_sync()
+    if is_async:
+        # Authentication is done: give this request thread's connection back now, or every open
+        # stream would hold one until it ends. The stream opens short-lived ones as it needs.
+        connection.close()
     response = StreamingHttpResponse(content, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
