@@ -111,6 +111,8 @@ class RenderJob(models.Model):
                 name="render_due",
                 condition=Q(status__in=["pending", "queued", "processing", "finishing"]),
             ),
+            # The renders page: every job of the team, newest first.
+            models.Index(fields=["-created_at", "-id"], name="render_newest"),
             models.Index(fields=["owner", "-created_at"], name="render_owner_newest"),
             models.Index(fields=["status", "-created_at"], name="render_status_newest"),
         ]

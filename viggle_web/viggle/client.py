@@ -95,7 +95,8 @@ class ViggleClient:
             transport=transport,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            # Keep as many idle connections as the poller has threads, or each turn reconnects.
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
 
     def __repr__(self) -> str:
