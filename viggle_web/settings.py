@@ -171,8 +171,12 @@ ASGI_APPLICATION = "viggle_web.asgi.application"
 # --- Database ----------------------------------------------------------------------------------
 _default_db = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 _database_url = env_str("DATABASE_URL") or _default_db
+# Persistent connections are off by default: under ASGI Django runs sync code in per-request
+# threads, so a kept connection is never reused, only leaked (one per request). DB_POOL=true
+# uses psycopg's connection pool instead (Django's advice for ASGI).
+_conn_max_age = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 try:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=_conn_max_age)}
 except Exception as exc:  # dj_database_url raises several types for a malformed URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -185,7 +189,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = _conn_max_age > 0
+    if env_bool("DB_POOL", False):
+        if _conn_max_age:
+            raise ImproperlyConfigured("DB_POOL=true needs DB_CONN_MAX_AGE=0 (the pool keeps them)")
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2, minimum=0),
+            "max_size": env_int("DB_POOL_MAX", 20, minimum=1),
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0, minimum=0.1),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

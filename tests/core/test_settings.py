@@ -115,3 +115,37 @@ def test_s3_without_bucket_is_refused():
     result = _check({"DEBUG": "true", "STORAGE_BACKEND": "s3"})
     assert result.returncode != 0
     assert "AWS_STORAGE_BUCKET_NAME must be set" in result.stderr
+
+
+def test_the_connection_pool_is_configured_from_the_environment():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        "d = s.DATABASES['default']; print(d['CONN_MAX_AGE'], sorted(d['OPTIONS']['pool']))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "viggle_web.settings",
+            "DEBUG": "true",
+            "DATABASE_URL": "postgres://u@127.0.0.1:9/db",
+            "DB_POOL": "true",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(None, 1) == ["0", "['max_size', 'min_size', 'timeout']\n"]
+
+
+def test_a_pool_with_persistent_connections_is_refused():
+    result = _check(
+        {
+            "DEBUG": "true",
+            "DATABASE_URL": "postgres://u@127.0.0.1:9/db",
+            "DB_POOL": "true",
+            "DB_CONN_MAX_AGE": "60",
+        }
+    )
+    assert result.returncode != 0
+    assert "DB_POOL=true needs DB_CONN_MAX_AGE=0" in result.stderr
