@@ -154,16 +154,7 @@ def test_the_api_refuses_malformed_media(member, media_root, media_files, case_i
     assert snapshot(media_root) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a refused API render leaves its good ref_image behind as a new gallery asset (row, "
-        "file and preview): viggle_web/gateway/services.py:498 stores ref_image through "
-        "_asset_from before driving_video (:503) is validated. Fix: validate/probe both "
-        "uploads first (asset_create's checks without storing), or create both in one "
-        "transaction and delete stored files on rollback (as asset_delete does on commit)"
-    ),
-)
+@pytest.mark.django_db(transaction=True)  # stored files are removed once the refusal commits
 @pytest.mark.parametrize(
     "case_id", ["truncated-mp4-half", "zero-bytes-mp4", "elf", "text-as-mp4", "zip-as-mp4"]
 )

@@ -128,18 +128,18 @@ def uvicorn_base():
 
 
 LEAK_REASON = (
-    "the web process under ASGI keeps a Postgres connection per request thread: Django runs "
-    "sync views and middleware in a per-request thread (ThreadSensitiveContext), and with "
-    "production's persistent connections (viggle_web/settings.py:175 conn_max_age=60) that "
-    "thread's connection is neither reused nor closed (request_finished runs in another "
-    "thread). 20 open SSE streams held ~26 connections; in bench/load.py the web process held "
-    "209-242 connections and exhausted max_connections=300 (5xx), also with CONN_MAX_AGE=0 "
-    "under load. Fix: psycopg's pool (DATABASES OPTIONS {'pool': {'max_size': N}}, Django "
-    ">= 5.1, needs psycopg[pool]) with CONN_MAX_AGE=0, so each process holds at most N"
+    "page requests under ASGI leave a Postgres connection open per request thread (the SSE "
+    "stream path was fixed in 367b55d by closing its connections): Django runs sync views and "
+    "middleware in a per-request thread (ThreadSensitiveContext); with production's persistent "
+    "connections (viggle_web/settings.py:175 conn_max_age=60) that thread's connection is "
+    "neither reused nor closed (request_finished runs in another thread), so it lingers until "
+    "garbage collection: 30 sequential requests left ~10 open; in bench/load.py the web process "
+    "held 209-242 connections and exhausted max_connections=300 (5xx). Fix: CONN_MAX_AGE=0 "
+    "under ASGI with psycopg's pool (DATABASES OPTIONS {'pool': {'max_size': N}}, Django >= "
+    "5.1, psycopg[pool]), so each process holds at most N"
 )
 
 
-@pytest.mark.xfail(strict=True, reason=LEAK_REASON)
 def test_open_streams_do_not_each_hold_a_database_connection(member, uvicorn_base) -> None:
     request = services.RenderRequest(
         character=asset_row(owner=member, kind="image"), motion=asset_row(owner=member)
