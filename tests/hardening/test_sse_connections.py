@@ -4,7 +4,9 @@ job pages stay open for hours, and Postgres allows ~100 connections by default.
 Runs uvicorn (the production server, ASGI) as a subprocess on the test database with
 production's connection settings (tests/hardening/asgi_settings.py), opens streams
 with members' session cookies, and counts the database's connections from pg_stat_activity.
-Found by bench/load.py (200 streams exhausted a 300-connection server; see docs/reliability.md).
+Found by bench/load.py (200 streams exhausted a 300-connection server; see docs/reliability.md);
+fixed in 367b55d (streams close their connections) and 6e4a675 (no persistent connections by
+default: under ASGI they leaked one per request thread).
 """
 
 from __future__ import annotations
@@ -127,19 +129,6 @@ def uvicorn_base():
             server.wait(timeout=10)
 
 
-LEAK_REASON = (
-    "page requests under ASGI leave a Postgres connection open per request thread (the SSE "
-    "stream path was fixed in 367b55d by closing its connections): Django runs sync views and "
-    "middleware in a per-request thread (ThreadSensitiveContext); with production's persistent "
-    "connections (viggle_web/settings.py:175 conn_max_age=60) that thread's connection is "
-    "neither reused nor closed (request_finished runs in another thread), so it lingers until "
-    "garbage collection: 30 sequential requests left ~10 open; in bench/load.py the web process "
-    "held 209-242 connections and exhausted max_connections=300 (5xx). Fix: CONN_MAX_AGE=0 "
-    "under ASGI with psycopg's pool (DATABASES OPTIONS {'pool': {'max_size': N}}, Django >= "
-    "5.1, psycopg[pool]), so each process holds at most N"
-)
-
-
 def test_open_streams_do_not_each_hold_a_database_connection(member, uvicorn_base) -> None:
     request = services.RenderRequest(
         character=asset_row(owner=member, kind="image"), motion=asset_row(owner=member)
@@ -159,7 +148,6 @@ def test_open_streams_do_not_each_hold_a_database_connection(member, uvicorn_bas
     assert held <= 5, f"{STREAMS} open streams held {held} database connections"
 
 
-@pytest.mark.xfail(strict=True, reason=LEAK_REASON)
 def test_page_requests_do_not_leave_database_connections_open(member, uvicorn_base) -> None:
     cookie = _cookie(member)
     before = _connections()
