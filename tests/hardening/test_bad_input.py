@@ -36,6 +36,13 @@ from viggle_web.renders.models import RenderJob
 from viggle_web.usage.models import CreditEntry
 
 EXAMPLES = 30
+# No example database: it would leave a .hypothesis folder in the shared working tree.
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    database=None,
+)
 
 SPECIAL = [
     "", " ", "0", "-1", "1", "2147483648", "9" * 40, "1e309", "NaN", "-0", "0x1f", "１２", "²",
@@ -227,11 +234,7 @@ def send(world, endpoint: Endpoint, data: dict, *, path: str | None = None):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.id for e in ENDPOINTS])
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@FUZZ
 @given(data=st.data())
 def test_random_fields_get_a_4xx_or_a_normal_answer(world, endpoint: Endpoint, data) -> None:
     chosen = data.draw(
@@ -266,11 +269,7 @@ PATH_ENDPOINTS = [
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("endpoint", PATH_ENDPOINTS, ids=[e.id for e in PATH_ENDPOINTS])
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@FUZZ
 @given(raw=SCALAR)
 def test_random_ids_in_paths_are_refused_cleanly(world, endpoint: Endpoint, raw: str) -> None:
     path = endpoint.path(SimpleNamespace(value=quote(raw[:2000], safe="")))
@@ -285,11 +284,7 @@ def test_random_ids_in_paths_are_refused_cleanly(world, endpoint: Endpoint, raw:
 
 
 @pytest.mark.django_db
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@FUZZ
 @given(header=st.one_of(SCALAR, st.from_regex(r"bytes=-?[0-9]{0,25}-?[0-9]{0,25}", fullmatch=True)))
 def test_random_range_headers_on_gallery_files(world, header: str) -> None:
     """Range requests (video seeking): a satisfiable range, the whole file, or 416 with the
@@ -316,11 +311,7 @@ JSON = st.recursive(
 @pytest.mark.parametrize(
     "path", ["/api/scenes/import", "/api/render", "/api/characters/preprocess"]
 )
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@FUZZ
 @given(
     body=st.one_of(
         JSON.map(json.dumps),
