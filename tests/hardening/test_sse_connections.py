@@ -12,6 +12,7 @@ default: under ASGI they leaked one per request thread).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -33,6 +34,13 @@ from viggle_web.renders import services
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STREAMS = 20
+
+
+def _run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests leave Playwright's event loop
+    running in the test thread, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _free_port() -> int:
@@ -141,7 +149,7 @@ def test_open_streams_do_not_each_hold_a_database_connection(member, uvicorn_bas
     ]
     cookie = _cookie(member)
     before = _connections()
-    (during,) = asyncio.run(_open_streams(uvicorn_base, cookie, ids, hold=1.5))
+    (during,) = _run_async(_open_streams(uvicorn_base, cookie, ids, hold=1.5))
     held = during - before
     # The web process needs a few (the shared LISTEN connection, a stream's query in flight),
     # not one per open stream.
