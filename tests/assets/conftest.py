@@ -6,22 +6,6 @@ import pytest
 
 
 @pytest.fixture
-def media_root(settings, tmp_path: Path) -> Path:
-    """A storage directory of the test's own, so "no file was left behind" can be counted."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root)},
-        },
-    }
-    return root
-
-
-@pytest.fixture
 def files_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "in"
     folder.mkdir()

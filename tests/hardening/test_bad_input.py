@@ -143,21 +143,6 @@ ENDPOINTS = [
 
 
 @pytest.fixture
-def media_root(settings, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root)},
-        },
-    }
-    return root
-
-
-@pytest.fixture
 def world(settings, media_root, admin_user, member, other_member, media_files):
     # Nothing here may reach out: no Viggle (a closed port, no retries), no private fetches.
     settings.VIGGLE_BASE_URL = "http://127.0.0.1:9"

@@ -85,21 +85,10 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def media_root(settings, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root)},
-        },
-    }
+@pytest.fixture(autouse=True)
+def no_viggle(settings) -> None:
     settings.VIGGLE_BASE_URL = "http://127.0.0.1:9"  # nothing here may reach Viggle
     settings.VIGGLE_MAX_RETRIES = 0
-    return root
 
 
 def _case(media_files, case_id: str) -> tuple[str, bytes]:

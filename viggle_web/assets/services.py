@@ -37,6 +37,7 @@ from viggle_web.usage.services import (
     credit_charge_character,
     credit_charge_template,
 )
+from viggle_web.viggle.types import Upload
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +305,17 @@ _POLL_LOOP_LOCK = 0x56_49_47_47_4C_45_52_53
 
 
 @contextmanager
+def asset_upload(asset: Asset) -> Iterator[Upload]:
+    """The asset's stored file, opened for a streamed upload to Viggle (closed afterwards)."""
+    with default_storage.open(asset.file.name, "rb") as fh:
+        yield Upload(
+            filename=f"asset-{asset.pk}.{media.EXTENSIONS.get(asset.content_type, 'bin')}",
+            fileobj=fh,
+            content_type=asset.content_type,
+        )
+
+
+@contextmanager
 def _single_loop() -> Iterator[bool]:
     """Whether this process may run the loop: one at a time on Postgres (a session advisory
     lock, released even if the worker dies with its connection). Elsewhere always; the claims
@@ -417,7 +429,6 @@ def resource_submit(*, resource_id: int) -> None:
     """Send a pending resource's file to Viggle (the worker's side of resource_request)."""
     from viggle_web.viggle.client import get_client
     from viggle_web.viggle.errors import ViggleError
-    from viggle_web.viggle.types import Upload
 
     now = timezone.now()
     claimed = (
@@ -433,12 +444,7 @@ def resource_submit(*, resource_id: int) -> None:
     asset = resource.asset
     client = get_client()
     try:
-        with default_storage.open(asset.file.name, "rb") as fh:
-            upload = Upload(
-                filename=f"asset-{asset.pk}.{media.EXTENSIONS.get(asset.content_type, 'bin')}",
-                fileobj=fh,
-                content_type=asset.content_type,
-            )
+        with asset_upload(asset) as upload:
             if resource.kind == ViggleResource.Kind.CHARACTER:
                 result = client.character_preprocess(name=asset.name, image=upload)
             else:

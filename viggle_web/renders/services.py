@@ -24,13 +24,14 @@ from django.utils import timezone
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
+from viggle_web.assets.services import asset_upload
 from viggle_web.core.audit import audit_record
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage import services as ledger
 from viggle_web.usage.services import JobCharge, budget_enforce, credits_for
 from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import AMBIGUOUS, CONNECTION, ViggleError, human_message
-from viggle_web.viggle.types import RenderStatus, Upload
+from viggle_web.viggle.types import RenderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -253,19 +254,6 @@ def poll_claim_due(*, owner: str, limit: int) -> list[int]:
 # --- sending upstream -----------------------------------------------------------------------------
 
 
-def _upload(field) -> Upload:
-    name = os.path.basename(field.name)
-    content_type = "video/mp4" if name.lower().endswith(".mp4") else "application/octet-stream"
-    if name.lower().endswith((".png", ".jpg", ".jpeg", ".webp")):
-        ext = name.rsplit(".", 1)[-1].lower()
-        content_type = {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(ext, f"image/{ext}")
-    elif name.lower().endswith(".mov"):
-        content_type = "video/quicktime"
-    elif name.lower().endswith(".webm"):
-        content_type = "video/webm"
-    return Upload(filename=name, fileobj=field.open("rb"), content_type=content_type)
-
-
 def _create_upstream(job: RenderJob):
     """Call POST /api/render with preprocessed ids when the assets have them for the model,
     else streamed uploads of our stored files."""
@@ -295,13 +283,8 @@ def _create_upstream(job: RenderJob):
     scene_id = motion.scene_id(job.model)
     if character_id and scene_id:
         return client.render_create(character_id=character_id, scene_id=scene_id, **options)
-    ref = _upload(job.character.file)
-    video = _upload(motion.file)
-    try:
+    with asset_upload(job.character) as ref, asset_upload(motion) as video:
         return client.render_create(ref_image=ref, driving_video=video, model=job.model, **options)
-    finally:
-        ref.fileobj.close()
-        video.fileobj.close()
 
 
 def job_send(*, job_id: int, owner: str) -> None:

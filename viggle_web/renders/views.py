@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
@@ -162,16 +163,25 @@ def job_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
-@require_POST
-def job_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+def _owner_action(
+    request: HttpRequest, public_id: str, action: Callable[..., object], done: str
+) -> HttpResponse:
+    """A POST that changes a job (owner or admin): run the service, say how it went, go back."""
     job = _get_job_for_user(request, public_id, write=True)
     try:
-        services.job_cancel(job=job, actor=request.user)
+        action(job=job, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Render cancelled; its credits were released.")
+        messages.success(request, done)
     return redirect("renders:detail", public_id=job.public_id)
+
+
+@require_POST
+def job_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    return _owner_action(
+        request, public_id, services.job_cancel, "Render cancelled; its credits were released."
+    )
 
 
 @require_POST
@@ -196,14 +206,12 @@ def job_rerun(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 def job_delete_files(request: HttpRequest, public_id: str) -> HttpResponse:
-    job = _get_job_for_user(request, public_id, write=True)
-    try:
-        services.job_delete_files(job=job, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, "The render's files were deleted; its record and usage stay.")
-    return redirect("renders:detail", public_id=job.public_id)
+    return _owner_action(
+        request,
+        public_id,
+        services.job_delete_files,
+        "The render's files were deleted; its record and usage stay.",
+    )
 
 
 @require_GET
