@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,56 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-9"
+
+# No test reaches beyond this machine: a connection to any address that is not loopback fails
+# before a packet is sent (the simulator, Postgres, Redis and the live server are all loopback).
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_loopback(sock: socket.socket, address: object) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = str(address[0])  # type: ignore[index]
+    try:
+        addresses = [ipaddress.ip_address(host.split("%")[0])]
+    except ValueError:
+        addresses = [
+            ipaddress.ip_address(info[4][0].split("%")[0])
+            for info in socket.getaddrinfo(host, None)
+        ]
+    if not all(a.is_loopback for a in addresses):
+        raise OSError(f"tests may only connect to loopback, not {host}")
+
+
+def _loopback_connect(self: socket.socket, address: object) -> None:
+    _check_loopback(self, address)
+    return _real_connect(self, address)
+
+
+def _loopback_connect_ex(self: socket.socket, address: object) -> int:
+    _check_loopback(self, address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _loopback_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _loopback_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def media_root(settings, tmp_path: Path) -> Path:
+    """A storage directory of the test's own, so "no file was left behind" can be counted."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root)},
+        },
+    }
+    return root
 
 
 @pytest.fixture
