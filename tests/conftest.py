@@ -46,8 +46,10 @@ def _loopback_connect_ex(self: socket.socket, address: object) -> int:
     return _real_connect_ex(self, address)
 
 
-socket.socket.connect = _loopback_connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _loopback_connect_ex  # type: ignore[method-assign]
+# The opt-in contract run against the real Viggle API (VIGGLE_REAL_API=1) is the one exception.
+if os.environ.get("VIGGLE_REAL_API") != "1":
+    socket.socket.connect = _loopback_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _loopback_connect_ex  # type: ignore[method-assign]
 
 
 @pytest.fixture
