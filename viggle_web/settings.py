@@ -62,6 +62,12 @@ if not VIGGLE_BASE_URL.startswith(("http://", "https://")):
 VIGGLE_TIMEOUT_SECONDS = env_float("VIGGLE_TIMEOUT_SECONDS", 30.0, minimum=1.0)
 VIGGLE_UPLOAD_TIMEOUT_SECONDS = env_float("VIGGLE_UPLOAD_TIMEOUT_SECONDS", 600.0, minimum=1.0)
 VIGGLE_MAX_RETRIES = env_int("VIGGLE_MAX_RETRIES", 4, minimum=0)
+# What a template import reserves upstream, shown before the member confirms and held against
+# their budget before the call (Viggle's documented example: 15); the answer's credits_reserved
+# is then booked (the difference settled).
+VIGGLE_TEMPLATE_IMPORT_CREDITS = env_int("VIGGLE_TEMPLATE_IMPORT_CREDITS", 15, minimum=0)
+# How often characters, scenes and template imports are polled (Viggle's docs: every 5 s).
+VIGGLE_PREPROCESS_POLL_SECONDS = env_float("VIGGLE_PREPROCESS_POLL_SECONDS", 5.0, minimum=0.2)
 # Keys the simulator accepts (comma separated); the dev key always works.
 VIGGLE_SIMULATOR_KEYS = env_list("VIGGLE_SIMULATOR_KEYS", [VIGGLE_SIMULATOR_DEV_KEY])
 VIGGLE_SIMULATOR_SPEED = env_float("VIGGLE_SIMULATOR_SPEED", 1.0, minimum=0.001)
@@ -256,6 +262,14 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 500 * 1024 * 1024, minimum=1)
+# Whole request bodies, refused at the ASGI layer before Django reads them (viggle_web/bodylimit):
+# anonymous requests (no valid session or token), signed-in requests to ordinary views, and
+# signed-in requests to upload views (two files of MAX_UPLOAD_BYTES plus the form, by default).
+MAX_ANONYMOUS_REQUEST_BYTES = env_int("MAX_ANONYMOUS_REQUEST_BYTES", 64 * 1024, minimum=1024)
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=1024)
+MAX_UPLOAD_REQUEST_BYTES = env_int(
+    "MAX_UPLOAD_REQUEST_BYTES", 2 * MAX_UPLOAD_BYTES + 1024 * 1024, minimum=1024
+)
 
 # --- Background work (django-q2) ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL") or ""

@@ -19,7 +19,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseRedirect,
     JsonResponse,
     StreamingHttpResponse,
@@ -41,6 +40,9 @@ from viggle_web.assets.forms import (
 )
 from viggle_web.assets.models import Asset
 from viggle_web.assets.uploads import SizeLimitUploadHandler
+from viggle_web.bodylimit import accepts_uploads
+from viggle_web.core.filters import filter_messages, filter_values
+from viggle_web.usage.selectors import budget_status
 from viggle_web.usage.services import BudgetExceeded
 
 PAGE_SIZE = 24
@@ -95,9 +97,7 @@ def _refuse(request: HttpRequest, asset: Asset, message: str) -> HttpResponse:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     filters = GalleryFilterForm(request.GET)
-    if not filters.is_valid():
-        return HttpResponseBadRequest("Invalid gallery filter.")
-    data = filters.cleaned_data
+    data = filter_values(filters)
     assets = selectors.asset_list(
         user=request.user,
         q=data["q"] or "",
@@ -114,12 +114,17 @@ def index(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "filtered": filtered,
         "import_form": TemplateImportForm(),
+        "import_cost": services.template_import_cost(),
         "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
+        "filter_errors": filter_messages(filters),
     }
-    template = f"{GALLERY}#results" if request.htmx else GALLERY
-    return render(request, template, context)
+    if request.htmx:
+        # htmx swaps only 2xx answers: the results without the refused filter, and the reason.
+        return render(request, f"{GALLERY}#results", context)
+    return render(request, GALLERY, context, status=400 if filters.errors else 200)
 
 
+@accepts_uploads
 @csrf_exempt  # checked by _upload: the handler must be in place before the body is read
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:
@@ -277,8 +282,18 @@ def preprocess(request: HttpRequest, pk: int) -> HttpResponse:
     return _after_action(request, asset)
 
 
+def _import_context(request: HttpRequest, form: TemplateImportForm) -> dict:
+    return {
+        "form": form,
+        "import_cost": services.template_import_cost(),
+        "budget": budget_status(user=request.user),
+    }
+
+
 @require_http_methods(["GET", "POST"])
 def template_import(request: HttpRequest) -> HttpResponse:
+    """GET: the form, with what an import costs and what the member has left. POST: import;
+    every refusal (bad link, budget, Viggle) is a message on the form, nothing booked."""
     from viggle_web.viggle.errors import ViggleError
 
     form = TemplateImportForm(request.POST or None)
@@ -286,19 +301,27 @@ def template_import(request: HttpRequest) -> HttpResponse:
         try:
             asset, created = services.asset_import_template(
                 user=request.user,
-                template_id=str(form.cleaned_data["template_id"]),
+                template_id=form.cleaned_data["template_id"],
                 name=form.cleaned_data["name"],
             )
+        except services.AssetActionRefused as exc:
+            form.add_error("template_id", exc.message)
+        except BudgetExceeded as exc:
+            form.add_error(None, exc.message)
         except ViggleError as exc:
-            form.add_error(None, exc.human_message)
+            form.add_error(None, f"Viggle refused the import: {exc.human_message}")
         else:
             if created:
-                messages.success(request, f"The template “{asset.name}” was imported.")
+                messages.success(
+                    request,
+                    f"Viggle is importing the template “{asset.name}”; this page shows it "
+                    "when it is ready.",
+                )
             else:
                 messages.info(request, f"This template is in the gallery already: “{asset.name}”.")
             return redirect("gallery:detail", asset.pk)
     status = 400 if form.is_bound else 200
-    return render(request, "assets/import.html", {"form": form}, status=status)
+    return render(request, "assets/import.html", _import_context(request, form), status=status)
 
 
 # --- Files: only through these views, after the login check ---------------------------------------

@@ -25,6 +25,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from viggle_web.accounts.models import User
+from viggle_web.bodylimit import accepts_uploads
 from viggle_web.gateway import errors, payloads, services
 from viggle_web.gateway.auth import authenticate
 from viggle_web.gateway.errors import ApiError, error_response
@@ -144,6 +145,7 @@ class PageForm(forms.Form):
 # --- renders ------------------------------------------------------------------------------------
 
 
+@accepts_uploads
 @api_endpoint(methods=("POST",))
 def render_create(request: HttpRequest, user: User) -> HttpResponse:
     data = services.RenderInput(
@@ -195,6 +197,7 @@ def character_list(request: HttpRequest, user: User) -> HttpResponse:
     return JsonResponse({"characters": items, "total": total})
 
 
+@accepts_uploads
 @api_endpoint(methods=("POST",))
 def character_preprocess(request: HttpRequest, user: User) -> HttpResponse:
     obj = services.character_create(
@@ -219,6 +222,7 @@ def scene_list(request: HttpRequest, user: User) -> HttpResponse:
     return JsonResponse({"scenes": [payloads.scene(obj) for obj in rows], "total": total})
 
 
+@accepts_uploads
 @api_endpoint(methods=("POST",))
 def scene_preprocess(request: HttpRequest, user: User) -> HttpResponse:
     obj = services.scene_create(
