@@ -200,26 +200,6 @@ def test_a_file_over_the_limit_is_cs_oriv_005_and_not_stored(settings, api, file
     assert not Asset.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("reason", "kind", "code"),
-    [
-        ("it is 6:00 long; Viggle accepts at most 5:00", "video", "CS-ORIV-004"),
-        ("it is 600.0 MB; the limit is 500.0 MB", "video", "CS-ORIV-005"),
-        (
-            "the video is 5000x100 pixels; the largest Viggle accepts is 4096x4096",
-            "video",
-            "CS-ORIV-006",
-        ),
-        ("the video is damaged or truncated (x)", "video", "CS-ORIV-007"),
-        ("no picture could be decoded from it (damaged or truncated)", "video", "CS-ORIV-007"),
-        ("it is not an MP4, MOV or WebM video", "video", "CS-ORIV-003"),
-        ("it is a GIF image; use PNG, JPG or WebP", "image", "CS-UORC01-002"),
-    ],
-)
-def test_gallery_refusals_map_to_viggles_codes(reason, kind, code):
-    assert services._refusal_code(reason, kind) == code
-
-
 @pytest.mark.django_db(transaction=True)
 def test_over_budget_is_402_and_nothing_goes_upstream(viggle_sim, api, member, files):
     Budget.objects.create(user=member, monthly_cap=1)

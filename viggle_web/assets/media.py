@@ -38,12 +38,25 @@ EXTENSIONS = {
 _MOV_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 
 
-class MediaRejected(Exception):
-    """The file is not something Viggle (or we) accept. ``reason`` is a sentence for members."""
+# Viggle's error codes for a refused input (docs: shared/docs/viggle-api.md, "Error codes"), so
+# the API for scripts answers with the code Viggle would give. The limits below Viggle's minimum
+# (0.5 s, 64x64) have no code of their own: Viggle answers "request failed validation".
+VALIDATION = "CS-UORC01-002"
+VIDEO_FORMAT = "CS-ORIV-003"
+VIDEO_TOO_LONG = "CS-ORIV-004"
+FILE_TOO_LARGE = "CS-ORIV-005"
+TOO_MANY_PIXELS = "CS-ORIV-006"
+VIDEO_UNREADABLE = "CS-ORIV-007"
 
-    def __init__(self, reason: str) -> None:
+
+class MediaRejected(Exception):
+    """The file is not something Viggle (or we) accept. ``reason`` is a sentence for members;
+    ``code`` is Viggle's error code for it."""
+
+    def __init__(self, reason: str, code: str = VALIDATION) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,8 @@ def _check_size(width: int, height: int, what: str) -> None:
     if width > MAX_SIDE or height > MAX_SIDE:
         raise MediaRejected(
             f"the {what} is {width}x{height} pixels; the largest Viggle accepts is "
-            f"{MAX_SIDE}x{MAX_SIDE}"
+            f"{MAX_SIDE}x{MAX_SIDE}",
+            TOO_MANY_PIXELS,
         )
 
 
@@ -132,7 +146,7 @@ def _video_content_type(container: av.container.InputContainer, head: bytes) -> 
         return "video/quicktime" if brand == b"qt  " else "video/mp4"
     if "webm" in names and b"webm" in head[:64]:
         return "video/webm"
-    raise MediaRejected("it is not an MP4, MOV or WebM video")
+    raise MediaRejected("it is not an MP4, MOV or WebM video", VIDEO_FORMAT)
 
 
 def probe_video(source: Source, head: bytes) -> Probe:
@@ -142,36 +156,46 @@ def probe_video(source: Source, head: bytes) -> Probe:
     try:
         container = av.open(source, mode="r")
     except av.error.FFmpegError as exc:
-        raise MediaRejected(f"it is not a readable MP4, MOV or WebM video ({_short(exc)})")
+        # The first bytes said MP4/MOV/WebM (probe() sniffed them), yet it does not open: a
+        # damaged or cut-off file, which Viggle calls unreadable, not an unsupported format.
+        raise MediaRejected(
+            f"it is not a readable MP4, MOV or WebM video ({_short(exc)})", VIDEO_UNREADABLE
+        )
     try:
         content_type = _video_content_type(container, head)
         if not container.streams.video:
-            raise MediaRejected("it has no video track")
+            raise MediaRejected("it has no video track", VIDEO_FORMAT)
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
-            raise MediaRejected("its video track has no picture size")
+            raise MediaRejected("its video track has no picture size", VIDEO_UNREADABLE)
         _check_size(width, height, "video")
         declared = container.duration / av.time_base if container.duration else None
-        if declared is not None and declared > MAX_SECONDS + 0.5:
+        if declared is not None and declared > MAX_SECONDS:
             raise MediaRejected(
-                f"it is {_mmss(declared)} long; Viggle accepts at most {_mmss(MAX_SECONDS)}"
+                f"it is {_long(declared)} long; Viggle accepts at most {_mmss(MAX_SECONDS)}",
+                VIDEO_TOO_LONG,
             )
         end, frames = _demux_end(container, stream)
         decoded_any = _decodes(source)
         if not decoded_any or frames == 0:
-            raise MediaRejected("no picture could be decoded from it (damaged or truncated)")
+            raise MediaRejected(
+                "no picture could be decoded from it (damaged or truncated)", VIDEO_UNREADABLE
+            )
         known = [value for value in (declared, end) if value is not None]
         duration = max(known) if known else None
         if declared is not None and end is not None and end < declared * 0.9 - 0.25:
             raise MediaRejected(
-                f"it stops at {end:.1f} s although it says it lasts {declared:.1f} s (truncated)"
+                f"it stops at {end:.1f} s although it says it lasts {declared:.1f} s (truncated)",
+                VIDEO_UNREADABLE,
             )
         if duration is None:
-            raise MediaRejected("its length cannot be read")
-        if duration > MAX_SECONDS + 0.5:
+            raise MediaRejected("its length cannot be read", VIDEO_UNREADABLE)
+        # Viggle's limit is exact: 5:00 is accepted, 5:00.25 is not.
+        if duration > MAX_SECONDS:
             raise MediaRejected(
-                f"it is {_mmss(duration)} long; Viggle accepts at most {_mmss(MAX_SECONDS)}"
+                f"it is {_long(duration)} long; Viggle accepts at most {_mmss(MAX_SECONDS)}",
+                VIDEO_TOO_LONG,
             )
         if duration < MIN_SECONDS:
             raise MediaRejected(f"it lasts {duration:.2f} s; Viggle needs at least {MIN_SECONDS} s")
@@ -180,7 +204,7 @@ def probe_video(source: Source, head: bytes) -> Probe:
     except MediaRejected:
         raise
     except (av.error.FFmpegError, ValueError, ZeroDivisionError) as exc:
-        raise MediaRejected(f"the video is damaged or truncated ({_short(exc)})")
+        raise MediaRejected(f"the video is damaged or truncated ({_short(exc)})", VIDEO_UNREADABLE)
     finally:
         container.close()
     return Probe(
@@ -228,7 +252,8 @@ def probe(source: Source, head: bytes) -> Probe:
         return probe_video(source, head)
     raise MediaRejected(
         "its content is not a PNG, JPG or WebP image nor an MP4, MOV or WebM video "
-        "(the file name does not decide)"
+        "(the file name does not decide)",
+        VIDEO_FORMAT,
     )
 
 
@@ -270,6 +295,14 @@ def video_poster(source: Source, *, at_seconds: float = 0.5) -> bytes:
 def _mmss(seconds: float) -> str:
     whole = int(round(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _long(seconds: float) -> str:
+    """A length just over the limit must not read as the limit itself: 5:00.25, not 5:00."""
+    if abs(seconds - round(seconds)) < 0.005:
+        return _mmss(seconds)
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:05.2f}"
 
 
 def _short(exc: Exception) -> str:

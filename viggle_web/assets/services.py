@@ -51,11 +51,13 @@ ACTIVE = (ViggleResource.Status.PENDING, ViggleResource.Status.PROCESSING)
 
 
 class UploadRefused(Exception):
-    """An upload that was not stored. ``message`` names the file and says why."""
+    """An upload that was not stored. ``message`` names the file and says why; ``code`` is
+    Viggle's error code for the refusal (what the API for scripts answers)."""
 
-    def __init__(self, filename: str, reason: str) -> None:
+    def __init__(self, filename: str, reason: str, code: str = media.VALIDATION) -> None:
         self.filename = filename
         self.reason = reason
+        self.code = code
         self.message = f"{filename} was not added: {reason}."
         super().__init__(self.message)
 
@@ -107,10 +109,12 @@ def asset_create(*, user: User, upload: UploadedFile, name: str = "") -> UploadR
     limit = settings.MAX_UPLOAD_BYTES
     if upload.size is None or upload.size > limit:
         raise UploadRefused(
-            filename, f"it is {_megabytes(upload.size or 0)}; the limit is {_megabytes(limit)}"
+            filename,
+            f"it is {_megabytes(upload.size or 0)}; the limit is {_megabytes(limit)}",
+            media.FILE_TOO_LARGE,
         )
     if upload.size == 0:
-        raise UploadRefused(filename, "it is empty")
+        raise UploadRefused(filename, "it is empty", media.VIDEO_UNREADABLE)
 
     digest = _sha256(upload)
     existing = _existing(digest)
@@ -133,7 +137,7 @@ def asset_create(*, user: User, upload: UploadedFile, name: str = "") -> UploadR
         else:
             preview = media.video_poster(source, at_seconds=min(1.0, probe.duration_seconds / 3))
     except media.MediaRejected as exc:
-        raise UploadRefused(filename, exc.reason)
+        raise UploadRefused(filename, exc.reason, exc.code)
 
     stem = os.path.splitext(filename)[0] or filename
     asset = Asset(

@@ -167,20 +167,11 @@ class MediaInput:
         return self.upload is not None or bool(self.url) or self.too_large
 
 
-def _refusal_code(reason: str, kind: str) -> str:
-    """Viggle's code for an upload refused by asset_create (judged by content)."""
-    text = reason.lower()
-    if "the limit is" in text:
-        return errors.FILE_TOO_LARGE
-    if "largest viggle accepts" in text:
-        return errors.TOO_MANY_PIXELS
-    if kind == Asset.Kind.VIDEO:
-        if "long; viggle accepts at most" in text:
-            return errors.VIDEO_TOO_LONG
-        if "not an mp4" in text or "not a readable mp4" in text or "content is not" in text:
-            return errors.VIDEO_FORMAT
-        if any(word in text for word in ("damaged", "truncated", "decoded", "cannot be read")):
-            return errors.VIDEO_UNREADABLE
+def _refusal_code(refused: UploadRefused, kind: str) -> str:
+    """Viggle's code for an upload refused by asset_create (judged by content). The video codes
+    (CS-ORIV-003/004/007) are for driving videos; a bad image is "failed validation"."""
+    if kind == Asset.Kind.VIDEO or refused.code in (errors.FILE_TOO_LARGE, errors.TOO_MANY_PIXELS):
+        return refused.code
     return errors.VALIDATION
 
 
@@ -225,7 +216,7 @@ def _asset_from(
     try:
         result = asset_create(user=user, upload=upload)
     except UploadRefused as exc:
-        raise ApiError(_refusal_code(exc.reason, kind), f"{media.field}: {exc.reason}")
+        raise ApiError(_refusal_code(exc, kind), f"{media.field}: {exc.reason}")
     finally:
         if media.upload is None:
             upload.close()

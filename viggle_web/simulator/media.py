@@ -32,13 +32,25 @@ class VideoInfo:
     height: int
 
 
+def _looks_like_video(head: bytes) -> bool:
+    """Whether the first bytes are an ISO-BMFF box (MP4/MOV) or an EBML header (WebM)."""
+    boxes = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+    return head[4:8] in boxes or head.startswith(b"\x1a\x45\xdf\xa3")
+
+
 def probe_video(fileobj: IO[bytes]) -> VideoInfo:
     """What the driving video is; MediaError(CS-ORIV-003/007) when it is not a usable video."""
+    fileobj.seek(0)
+    head = fileobj.read(16)
     fileobj.seek(0)
     try:
         container = av.open(fileobj, mode="r")
     except Exception:  # PyAV raises many types for garbage input
-        raise MediaError("CS-ORIV-007", "Video could not be read")
+        # A file that starts like an MP4/MOV or WebM but does not open is damaged (007); one
+        # that is no video container at all is an unsupported format (003).
+        if _looks_like_video(head) or not head:
+            raise MediaError("CS-ORIV-007", "Video could not be read")
+        raise MediaError("CS-ORIV-003", "Video format not supported")
     try:
         format_names = set(container.format.name.split(","))
         if not format_names & set(ACCEPTED_VIDEO_FORMATS):
