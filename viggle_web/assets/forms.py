@@ -7,36 +7,36 @@ from django import forms
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset, Tag
 from viggle_web.assets.selectors import SORTS
-from viggle_web.assets.services import SCENE_MODELS
+from viggle_web.assets.services import SCENE_MODELS, AssetActionRefused, template_id_parse
 
 
 class GalleryFilterForm(forms.Form):
-    q = forms.CharField(max_length=100, required=False, strip=True)
-    kind = forms.ChoiceField(choices=[("", "All kinds"), *Asset.Kind.choices], required=False)
+    q = forms.CharField(max_length=100, required=False, strip=True, label="Search")
+    kind = forms.ChoiceField(
+        choices=[("", "All kinds"), *Asset.Kind.choices], required=False, label="Kind"
+    )
     uploader = forms.ModelChoiceField(
-        queryset=User.objects.order_by("username"), required=False, empty_label="Anyone"
+        queryset=User.objects.order_by("username"),
+        required=False,
+        empty_label="Anyone",
+        label="Uploader",
     )
     tag = forms.ModelChoiceField(
         queryset=Tag.objects.order_by("name"),
         to_field_name="name",
         required=False,
         empty_label="Any tag",
+        label="Tag",
     )
     favourites = forms.BooleanField(required=False, label="Favourites only")
     sort = forms.ChoiceField(
-        choices=[(key, label) for key, (label, _) in SORTS.items()], required=False
+        choices=[(key, label) for key, (label, _) in SORTS.items()], required=False, label="Sort"
     )
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["q"].widget.attrs.update(
-            {"placeholder": "Search by name", "aria-label": "Search by name", "type": "search"}
-        )
-        self.fields["kind"].widget.attrs["aria-label"] = "Kind"
-        self.fields["uploader"].widget.attrs["aria-label"] = "Uploader"
-        self.fields["tag"].widget.attrs["aria-label"] = "Tag"
-        self.fields["sort"].widget.attrs["aria-label"] = "Sort"
+        self.fields["q"].widget.attrs.update({"placeholder": "Search by name", "type": "search"})
         self.fields["uploader"].label_from_instance = lambda user: user.display_name
 
 
@@ -55,8 +55,29 @@ class PreprocessForm(forms.Form):
 
 
 class TemplateImportForm(forms.Form):
-    template_id = forms.UUIDField(
-        label="viggle.ai template id",
-        help_text="The UUID in the template's address, e.g. 3f2b…",
+    template_id = forms.CharField(
+        label="viggle.ai template link or id",
+        max_length=500,
+        help_text="Paste the template's link from viggle.ai, or just its id.",
+        error_messages={"required": "Paste a viggle.ai template link or id."},
     )
-    name = forms.CharField(max_length=200, strip=True)
+    name = forms.CharField(
+        max_length=200,
+        strip=True,
+        required=False,
+        help_text="Optional: leave empty for a name with today's date.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["template_id"].widget.attrs.update(
+            {"placeholder": "https://viggle.ai/…", "autocomplete": "off", "spellcheck": "false"}
+        )
+
+    def clean_template_id(self) -> str:
+        """The id, taken from a link if need be: bad input is refused here, before anything
+        is sent to Viggle."""
+        try:
+            return template_id_parse(self.cleaned_data["template_id"])
+        except AssetActionRefused as exc:
+            raise forms.ValidationError(exc.message)

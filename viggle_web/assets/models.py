@@ -32,7 +32,7 @@ class Asset(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "image", "Character image"
         VIDEO = "video", "Motion video"
-        TEMPLATE = "template", "Template scene"
+        TEMPLATE = "template", "Template"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     name = models.CharField(max_length=200)
@@ -47,6 +47,8 @@ class Asset(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     fps = models.FloatField(null=True, blank=True)
+    # Templates only: the frame count Viggle reports once the import is processed.
+    total_frames = models.PositiveIntegerField(null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assets"
     )
@@ -85,6 +87,16 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def people(self) -> list[dict]:
+        """A template's people (segments), each with its 1-based number, for pages."""
+        return [
+            {"number": i, "uuid": s["uuid"], "type": s.get("type") or "human"}
+            for i, s in enumerate(
+                (s for s in self.segments if isinstance(s, dict) and s.get("uuid")), start=1
+            )
+        ]
 
     @property
     def is_archived(self) -> bool:

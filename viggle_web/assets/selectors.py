@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from collections.abc import Callable
+
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.db.models.functions import Lower
 
 from viggle_web.accounts.models import User
@@ -58,12 +60,27 @@ def asset_list(
     return assets.order_by(*SORTS.get(sort, SORTS["newest"])[1])
 
 
-def asset_renders(*, asset: Asset, limit: int = 50) -> list:
-    """The renders that used ``asset`` as character or motion, newest first."""
-    from viggle_web.renders.models import RenderJob
+AssetUses = Callable[[Asset, int], list]
+# Apps above the gallery whose rows use assets (renders) register, at start-up from their
+# AppConfig.ready, how to find those rows: the gallery never imports them.
+_asset_uses: list[AssetUses] = []
 
-    return list(
-        RenderJob.objects.filter(Q(character=asset) | Q(motion=asset))
-        .select_related("owner")
-        .order_by("-created_at", "-id")[:limit]
-    )
+
+def asset_uses_register(find: AssetUses) -> None:
+    """``find(asset, limit)`` returns up to ``limit`` rows that used ``asset``, newest first."""
+    if find not in _asset_uses:
+        _asset_uses.append(find)
+
+
+def asset_renders(*, asset: Asset, limit: int = 50) -> list:
+    """What used ``asset`` (the renders that had it as character, motion or a template
+    person's character), newest first."""
+    found: list = []
+    for find in _asset_uses:
+        found += find(asset, limit)
+    return found[:limit]
+
+
+def asset_is_used(*, asset: Asset) -> bool:
+    """Whether anything used ``asset``: then it is archived, never deleted."""
+    return bool(asset_renders(asset=asset, limit=1))

@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -31,17 +34,18 @@ from django.utils import timezone
 from viggle_web.accounts.models import User
 from viggle_web.assets import media
 from viggle_web.assets.models import Asset, Tag, ViggleResource
+from viggle_web.assets.selectors import asset_is_used
 from viggle_web.core.audit import audit_record
 from viggle_web.usage.services import (
     budget_enforce,
     credit_charge_character,
     credit_charge_template,
+    credit_release_template,
 )
 from viggle_web.viggle.types import Upload
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 5  # Viggle's documented poll interval for characters and scenes
 CLAIM_SECONDS = 60  # a poll that takes longer than this is presumed dead and claimed again
 SUBMIT_CLAIM_SECONDS = 15 * 60  # an upload of up to 500 MB may take a while
 POLL_LOOP_SECONDS = 50  # keep below the django-q2 task timeout
@@ -250,12 +254,6 @@ def asset_favourite_toggle(*, asset: Asset, user: User) -> bool:
     return True
 
 
-def asset_is_used(*, asset: Asset) -> bool:
-    from viggle_web.renders.models import RenderJob
-
-    return RenderJob.objects.filter(Q(character=asset) | Q(motion=asset)).exists()
-
-
 @transaction.atomic
 def asset_delete(*, asset: Asset, actor: User | None = None, audit: bool = True) -> str:
     """Delete ``asset`` and its files, or archive it if a render used it (renders keep their
@@ -286,6 +284,12 @@ def asset_delete(*, asset: Asset, actor: User | None = None, audit: bool = True)
 
 
 # --- Viggle preprocessing ------------------------------------------------------------------------
+
+
+def _poll_interval() -> timedelta:
+    """Viggle's documented poll interval for characters and scenes (a setting, so the tests'
+    20x-fast simulator is not polled at the real service's pace)."""
+    return timedelta(seconds=settings.VIGGLE_PREPROCESS_POLL_SECONDS)
 
 
 def _enqueue(func: str, *args: object) -> None:
@@ -466,7 +470,7 @@ def resource_submit(*, resource_id: int) -> None:
     ViggleResource.objects.filter(pk=resource_id).update(
         upstream_id=result.id,
         status=_status(result.status),
-        next_poll_at=timezone.now() + timedelta(seconds=POLL_SECONDS),
+        next_poll_at=timezone.now() + _poll_interval(),
         lease_until=None,
         updated_at=timezone.now(),
     )
@@ -513,7 +517,8 @@ def _resource_poll(resource_id: int) -> None:
     from viggle_web.viggle.client import get_client
     from viggle_web.viggle.errors import ViggleError
 
-    resource = ViggleResource.objects.get(pk=resource_id)
+    resource = ViggleResource.objects.select_related("asset").get(pk=resource_id)
+    template = resource.asset.kind == Asset.Kind.TEMPLATE
     client = get_client()
     try:
         if resource.kind == ViggleResource.Kind.CHARACTER:
@@ -522,26 +527,31 @@ def _resource_poll(resource_id: int) -> None:
             answer = client.scene_get(resource.upstream_id)
     except ViggleError as exc:
         if exc.retryable:
-            wait = max(POLL_SECONDS, exc.retry_after or 0)
+            wait = max(_poll_interval().total_seconds(), exc.retry_after or 0)
             ViggleResource.objects.filter(pk=resource_id).update(
                 next_poll_at=timezone.now() + timedelta(seconds=wait), lease_until=None
             )
         else:
-            _finish(resource_id, ViggleResource.Status.FAILED, exc.human_message)
+            with transaction.atomic():
+                _finish(resource_id, ViggleResource.Status.FAILED, exc.human_message)
+                if template:
+                    _template_failed(resource_id, exc.human_message)
         return
     status = _status(answer.status)
+    if template:
+        _record_template(resource.asset_id, answer)
     if status == ViggleResource.Status.FAILED:
-        _finish(
-            resource_id,
-            status,
-            answer.error_message or "Viggle could not prepare this asset. Try another one.",
-        )
+        message = answer.error_message or "Viggle could not prepare this asset. Try another one."
+        with transaction.atomic():
+            _finish(resource_id, status, message)
+            if template:
+                _template_failed(resource_id, message)
     elif status == ViggleResource.Status.READY:
         _finish(resource_id, status)
     else:
         ViggleResource.objects.filter(pk=resource_id).update(
             status=status,
-            next_poll_at=timezone.now() + timedelta(seconds=POLL_SECONDS),
+            next_poll_at=timezone.now() + _poll_interval(),
             lease_until=None,
             updated_at=timezone.now(),
         )
@@ -563,49 +573,163 @@ def resource_next_due() -> float | None:
 
 # --- Template import -----------------------------------------------------------------------------
 
+_UUID = re.compile(
+    r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE
+)
+TEMPLATE_LINK_HELP = (
+    "Paste the template's link from viggle.ai (https://viggle.ai/…) or its id "
+    "(like 3f2b8c1e-5d4a-4b6f-9e21-7c0d1a2b3c4d)."
+)
 
-def asset_import_template(*, user: User, template_id: str, name: str) -> tuple[Asset, bool]:
-    """Import a viggle.ai template as a gallery asset with its scene. Returns (asset, created);
-    a template already in the gallery is returned as is. Raises ViggleError (call it from the
-    request: the answer's segments are what the member came for)."""
-    from viggle_web.viggle.client import get_client
 
-    template_id = template_id.strip().lower()
-    existing = Asset.objects.filter(
+def template_id_parse(text: str) -> str:
+    """The template id in what a member pastes: the bare id, or a viggle.ai link holding it.
+    Raises AssetActionRefused (before anything is sent anywhere) for anything else."""
+    text = (text or "").strip()
+    if not text:
+        raise AssetActionRefused("A template link or id is needed. " + TEMPLATE_LINK_HELP)
+    if _UUID.fullmatch(text):
+        return str(uuid.UUID(text))
+    candidate = text if "://" in text else f"https://{text}"
+    try:
+        parts = urlsplit(candidate)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        host, parts = "", None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not (host == "viggle.ai" or host.endswith(".viggle.ai"))
+    ):
+        raise AssetActionRefused(
+            "That is not a viggle.ai template link or id. " + TEMPLATE_LINK_HELP
+        )
+    found = {str(uuid.UUID(m)) for m in _UUID.findall(f"{parts.path}?{parts.query}")}
+    if len(found) != 1:
+        raise AssetActionRefused(
+            "That viggle.ai link does not name one template. " + TEMPLATE_LINK_HELP
+        )
+    return found.pop()
+
+
+def template_import_cost() -> int:
+    """What an import is held against budgets before the call (Viggle tells the real amount,
+    ``credits_reserved``, only in its answer; the difference is booked then)."""
+    return int(settings.VIGGLE_TEMPLATE_IMPORT_CREDITS)
+
+
+def template_default_name() -> str:
+    return f"Template of {timezone.localtime():%-d %b %Y %H:%M}"
+
+
+def _live_template(template_id: str) -> Asset | None:
+    return Asset.objects.filter(
         kind=Asset.Kind.TEMPLATE, template_id=template_id, archived_at__isnull=True
     ).first()
+
+
+def asset_import_template(*, user: User, template_id: str, name: str = "") -> tuple[Asset, bool]:
+    """Import a viggle.ai template (an id or a link) as a gallery asset with its scene. Returns
+    (asset, created); a template already in the gallery is returned as is.
+
+    Like a render: the cost is checked against the member's and the organisation's budget and
+    held in the ledger in one transaction under their row locks, before any upstream call, so
+    parallel imports cannot overshoot a budget. The import is then followed like any
+    preprocessing (resource_poll_due) until Viggle reports it ready with its clip's length, or
+    failed (the hold is released). Raises AssetActionRefused (bad input), BudgetExceeded, or
+    ViggleError (Viggle refused: nothing stays booked)."""
+    from viggle_web.viggle.client import get_client
+
+    template_id = template_id_parse(template_id)
+    name = " ".join((name or "").split())[:200] or template_default_name()
+    existing = _live_template(template_id)
     if existing is not None:
         return existing, False
-    # Viggle says what an import reserves only in its answer: refuse up front when the member
-    # has nothing left, then book what it reserved.
+    cost = template_import_cost()
     with transaction.atomic():
-        budget_enforce(user=user, credits=1)
-    result = get_client().template_import(template_id=template_id, name=name)
-    with transaction.atomic():
+        # Locks the member's row and the organisation's budget row until this commits: a
+        # second import (any member's) waits here, then sees this hold.
+        budget_enforce(user=user, credits=cost)
+        existing = _live_template(template_id)
+        if existing is not None:
+            return existing, False
         asset = Asset.objects.create(
-            kind=Asset.Kind.TEMPLATE,
-            name=name.strip()[:200] or "Template",
-            template_id=template_id,
-            segments=[{"uuid": s.uuid, "type": s.type} for s in result.segments],
-            uploaded_by=user,
+            kind=Asset.Kind.TEMPLATE, name=name, template_id=template_id, uploaded_by=user
         )
-        status = _status(result.status)
-        ViggleResource.objects.create(
+        resource = ViggleResource.objects.create(
             asset=asset,
             kind=ViggleResource.Kind.SCENE,
             model="",
+            status=ViggleResource.Status.PENDING,
+            requested_by=user,
+        )
+        subject = f"template:{asset.pk}"
+        credit_charge_template(
+            user=user, subject=subject, credits=cost, note=f"template {template_id}: held"
+        )
+    try:
+        result = get_client().template_import(template_id=template_id, name=name)
+    except BaseException as exc:
+        # Refused (or no answer): nothing of ours stays. An import that Viggle may have started
+        # without answering is not ours to follow: we have no id for it.
+        reason = getattr(exc, "human_message", "") or type(exc).__name__
+        with transaction.atomic():
+            credit_release_template(user=user, subject=subject, reason=f"import refused: {reason}")
+            asset.delete()
+        raise
+    status = _status(result.status)
+    if status == ViggleResource.Status.READY:
+        status = ViggleResource.Status.PROCESSING  # ready, but its length is read by a poll
+    with transaction.atomic():
+        Asset.objects.filter(pk=asset.pk).update(
+            segments=[{"uuid": s.uuid, "type": s.type} for s in result.segments]
+        )
+        reserved = result.credits_reserved
+        if reserved is not None and int(reserved) != cost:
+            credit_charge_template(
+                user=user,
+                subject=f"{subject}:adjust",
+                credits=int(reserved) - cost,
+                note=f"template {template_id}: Viggle reserved {int(reserved)}",
+            )
+        ViggleResource.objects.filter(pk=resource.pk).update(
             upstream_id=result.id,
             status=status,
-            requested_by=user,
-            next_poll_at=timezone.now() + timedelta(seconds=POLL_SECONDS)
-            if status in ACTIVE
-            else None,
+            next_poll_at=timezone.now() + _poll_interval() if status in ACTIVE else None,
+            updated_at=timezone.now(),
         )
-        credit_charge_template(
-            user=user,
-            subject=f"template:{asset.pk}",
-            credits=result.credits_reserved or 0,
-            note=f"template {template_id}",
-        )
+        if status == ViggleResource.Status.FAILED:
+            _template_failed(resource.pk, "Viggle could not import this template.")
         transaction.on_commit(poll_loop_ensure)
+    asset.refresh_from_db()
     return asset, True
+
+
+def _template_failed(resource_id: int, message: str) -> None:
+    """Within a transaction: a template import failed upstream; its hold goes back."""
+    resource = ViggleResource.objects.select_related("asset", "requested_by").get(pk=resource_id)
+    credit_release_template(
+        user=resource.requested_by,
+        subject=f"template:{resource.asset_id}",
+        reason=f"import failed: {message}",
+    )
+
+
+def _record_template(asset_id: int, answer: object) -> None:
+    """Record what Viggle says of an imported template's clip (and people, when it lists
+    them)."""
+    raw = getattr(answer, "raw", {}) or {}
+    fields: dict[str, object] = {}
+    for name in ("duration_seconds", "fps", "total_frames", "width", "height"):
+        value = getattr(answer, name, None)
+        if value is not None and value > 0:
+            fields[name] = value
+    segments = [
+        {"uuid": str(s["uuid"]), "type": str(s.get("type") or "human")}
+        for s in raw.get("segments") or []
+        if isinstance(s, dict) and s.get("uuid")
+    ]
+    if segments:
+        fields["segments"] = segments
+    if fields:
+        Asset.objects.filter(pk=asset_id, kind=Asset.Kind.TEMPLATE).update(**fields)

@@ -13,6 +13,7 @@ from viggle_web.assets.models import ViggleResource
 from viggle_web.gateway.models import ApiObject
 from viggle_web.gateway.services import api_mode, api_status, download_sign, object_resource
 from viggle_web.renders.models import RenderJob
+from viggle_web.usage.selectors import template_import_credits
 
 Absolute = Callable[[str], str]
 
@@ -110,9 +111,10 @@ def scene(obj: ApiObject) -> dict[str, Any]:
     if status == "processing":
         status = "pending"  # scenes know pending, ready, failed
     asset = obj.asset
-    frames = (
+    frames = asset.total_frames or (
         round(asset.duration_seconds * asset.fps) if asset.duration_seconds and asset.fps else None
     )
+    template = asset.kind == asset.Kind.TEMPLATE
     data: dict[str, Any] = {
         "id": obj.public_id,
         "name": obj.name,
@@ -125,11 +127,12 @@ def scene(obj: ApiObject) -> dict[str, Any]:
         "height": asset.height,
         "job_id": obj.job_id,
         "error_message": error_message or None,
-        "credits_used": 0,
+        "credits_used": template_import_credits(asset_id=asset.pk) if template else 0,
         "created_at": iso(obj.created_at),
         "completed_at": completed_at,
     }
-    if asset.kind == asset.Kind.TEMPLATE:
+    if template:
+        data["template_id"] = asset.template_id
         data["segments"] = asset.segments
     return data
 
@@ -152,21 +155,12 @@ def character_created(obj: ApiObject) -> dict[str, Any]:
     }
 
 
-def _template_credits(obj: ApiObject) -> int:
-    from viggle_web.usage.models import CreditEntry
-
-    entry = CreditEntry.objects.filter(
-        kind=CreditEntry.Kind.TEMPLATE, subject=f"template:{obj.asset_id}"
-    ).first()
-    return entry.credits if entry else 0
-
-
 def template_imported(obj: ApiObject) -> dict[str, Any]:
     status, _error, _done = _resource_fields(obj)
     return {
         "id": obj.public_id,
         "status": "pending" if status == "processing" else status,
         # What Viggle reserved for the import, as booked to the member in our ledger.
-        "credits_reserved": _template_credits(obj),
+        "credits_reserved": template_import_credits(asset_id=obj.asset_id),
         "segments": obj.asset.segments,
     }

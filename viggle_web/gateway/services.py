@@ -38,6 +38,7 @@ from viggle_web.assets.services import (
     asset_delete,
     asset_import_template,
     resource_request,
+    template_id_parse,
 )
 from viggle_web.core.audit import audit_record
 from viggle_web.core.netsafety import FetchError, fetch_to_file
@@ -83,11 +84,24 @@ class CreatedToken:
     raw: str  # shown to the member once, never stored
 
 
+class TokenLimitReached(ValueError):
+    """The member holds as many live tokens as GATEWAY_TOKENS_PER_MEMBER allows."""
+
+
 @transaction.atomic
 def token_create(*, user: User, name: str) -> CreatedToken:
+    """A new token for ``user``; at most ``GATEWAY_TOKENS_PER_MEMBER`` live ones each (the
+    member's row is locked, so two requests at once cannot both take the last place)."""
     name = " ".join(name.split())[:100]
     if not name:
         raise ValueError("A token needs a name.")
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    cap = settings.GATEWAY_TOKENS_PER_MEMBER
+    if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= cap:
+        raise TokenLimitReached(
+            f"You have {cap} live tokens, the most a member may hold "
+            f"(at most {cap}): revoke one you no longer use first."
+        )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=raw[:DISPLAY_PREFIX_CHARS], token_hash=token_hash(raw)
@@ -120,6 +134,24 @@ def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
                 target=f"{token.user.username}'s token “{token.name}” ({token.prefix}…)",
             )
     return token
+
+
+def token_revoke_all_on_deactivation(*, user: User, actor: User, **_signal: object) -> None:
+    """Receiver of accounts' ``member_deactivated``: every live token of the member is revoked
+    (in the deactivating transaction), so reactivation does not bring them back."""
+    live = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
+    if not live:
+        return
+    ApiToken.objects.filter(pk__in=[t.pk for t in live]).update(
+        revoked_at=timezone.now(), revoked_by=actor
+    )
+    for token in live:
+        audit_record(
+            actor=actor,
+            action="token_revoked",
+            target=f"{user.username}'s token “{token.name}” ({token.prefix}…)",
+            details={"reason": "member deactivated"},
+        )
 
 
 def token_authenticate(*, raw: str) -> ApiToken | None:
@@ -374,14 +406,20 @@ def scene_import(*, user: User, body: Any) -> ApiObject:
     """POST /api/scenes/import: a viggle.ai template becomes a gallery template asset."""
     if not isinstance(body, dict):
         raise ApiError(errors.VALIDATION, "Body must be a JSON object")
-    template_id = str(body.get("template_id") or "").strip()
+    raw_id = body.get("template_id")
+    if not isinstance(raw_id, str):
+        raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
     try:
-        uuid.UUID(template_id)
-    except ValueError:
+        template_id = template_id_parse(raw_id)  # a viggle.ai link is taken too
+    except AssetActionRefused:
         raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
     name = _required_name(str(body.get("name") or ""))
     try:
         asset, _created = asset_import_template(user=user, template_id=template_id, name=name)
+    except BudgetExceeded as exc:
+        raise ApiError(errors.NO_CREDITS, exc.message)
+    except AssetActionRefused as exc:
+        raise ApiError(errors.VALIDATION, exc.message)
     except ViggleError as exc:
         raise _upstream_error(exc)
     return ApiObject.objects.create(kind=ApiObject.Kind.SCENE, asset=asset, name=name, owner=user)

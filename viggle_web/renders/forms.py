@@ -7,6 +7,7 @@ from django import forms
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
+from viggle_web.core.filters import FilterDateField
 from viggle_web.renders.models import RenderJob
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})$")
@@ -57,17 +58,31 @@ class RenderForm(forms.Form):
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
         motion = self._motion_for_mapping()
         self.segment_fields: list[tuple[dict, str]] = []
+        # A template's people, each with the character chosen for it (a page shows a picker per
+        # person; the choice survives a refused submit and "render again", which pass it back).
+        self.people: list[dict] = []
         if motion is not None:
-            for segment in motion.segments:
-                if isinstance(segment, dict) and segment.get("uuid"):
-                    name = f"segment_{segment['uuid']}"
-                    self.fields[name] = forms.ModelChoiceField(
-                        queryset=Asset.objects.filter(
-                            kind=Asset.Kind.IMAGE, archived_at__isnull=True
-                        ),
-                        required=False,
-                    )
-                    self.segment_fields.append((segment, name))
+            for person in motion.people:
+                name = f"segment_{person['uuid']}"
+                self.fields[name] = forms.ModelChoiceField(
+                    queryset=Asset.objects.filter(kind=Asset.Kind.IMAGE, archived_at__isnull=True),
+                    required=False,
+                    error_messages={
+                        "invalid_choice": f"The character for person {person['number']} is not "
+                        "in the gallery any more."
+                    },
+                )
+                source = self.data if self.is_bound else self.initial
+                chosen = source.get(name) or ""
+                self.segment_fields.append((person, name))
+                self.people.append(
+                    {
+                        **person,
+                        "label": f"Person {person['number']} ({person['type']})",
+                        "field": name,
+                        "selected": str(getattr(chosen, "pk", chosen)),
+                    }
+                )
 
     def _motion_for_mapping(self) -> Asset | None:
         raw = self.data.get("motion") if self.is_bound else self.initial.get("motion")
@@ -96,15 +111,24 @@ class RenderForm(forms.Form):
 
 
 class JobFilterForm(forms.Form):
-    member = forms.ModelChoiceField(queryset=User.objects.all(), required=False)
+    member = forms.ModelChoiceField(
+        queryset=User.objects.order_by("first_name", "last_name", "username"),
+        required=False,
+        empty_label="Everyone",
+    )
     status = forms.ChoiceField(
         choices=[("", "Any status"), ("active", "In progress"), *RenderJob.Status.choices],
         required=False,
     )
     asset = forms.IntegerField(required=False, min_value=1)
-    date_from = forms.DateField(required=False)
-    date_to = forms.DateField(required=False)
-    page = forms.IntegerField(required=False, min_value=1)
+    date_from = FilterDateField(label="From")
+    date_to = FilterDateField(label="To")
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # People's names, as the gallery's uploader filter shows them.
+        self.fields["member"].label_from_instance = lambda user: user.display_name
 
     def clean(self) -> dict:
         data = super().clean()
@@ -114,9 +138,17 @@ class JobFilterForm(forms.Form):
 
 
 class StreamForm(forms.Form):
-    jobs = forms.CharField(max_length=5000)
+    jobs = forms.CharField(max_length=5000, required=False)
     view = forms.ChoiceField(choices=[("row", "row"), ("detail", "detail")], required=False)
     since = forms.CharField(required=False, max_length=64)
+    # A list page: also send jobs created after `since` that its filters would show.
+    new = forms.BooleanField(required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("jobs") and not data.get("new"):
+            raise forms.ValidationError("Name the jobs to follow, or ask for new ones.")
+        return data
 
     def job_ids(self) -> list[str]:
         return [j for j in self.cleaned_data["jobs"].split(",") if j][:100]

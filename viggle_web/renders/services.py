@@ -126,12 +126,24 @@ def _validate(request: RenderRequest) -> dict[str, str]:
     mapping: dict[str, str] = {}
     if motion.kind == Asset.Kind.TEMPLATE:
         if not motion.scene_id(request.model):
+            scene = motion.resource("scene")
+            if scene is not None and scene.status == "failed":
+                raise RenderRefused(
+                    f"The import of the template “{motion.name}” failed: {scene.error_message}"
+                )
             raise RenderRefused(f"The template “{motion.name}” is still being imported.")
         segments = {s.get("uuid") for s in motion.segments if isinstance(s, dict)}
         raw = request.character_mapping or {}
         if not raw and request.character is None:
             raise RenderRefused("Choose a character for at least one person in the template.")
-        chars = {a.pk: a for a in Asset.objects.filter(pk__in=raw.values(), kind="image")}
+        # Locked until the job is written: a delete of one of them waits, then finds the job
+        # that uses it and archives the character instead (asset_delete).
+        chars = {
+            a.pk: a
+            for a in Asset.objects.select_for_update()
+            .filter(pk__in=raw.values(), kind="image")
+            .prefetch_related("viggle_resources")
+        }
         for segment, asset_id in raw.items():
             if segment not in segments:
                 raise RenderRefused("That person is not in this template.")

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import (
     FileResponse,
     Http404,
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from viggle_web.assets.models import Asset
+from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.renders import selectors, services
 from viggle_web.renders.forms import DownloadForm, JobFilterForm, RenderForm, StreamForm
 from viggle_web.renders.models import RenderJob
@@ -36,9 +38,7 @@ PICKER_LIMIT = 300
 def _get_job_for_user(request: HttpRequest, public_id: str, *, write: bool = False) -> RenderJob:
     """Renders are shared with the whole team for reading; changing one takes its owner or an
     admin."""
-    job = get_object_or_404(
-        RenderJob.objects.select_related("owner", "character", "motion"), public_id=public_id
-    )
+    job = get_object_or_404(selectors.jobs_for_display(), public_id=public_id)
     if write and job.owner_id != request.user.pk and not request.user.is_admin:
         raise PermissionDenied("Only the member who started this render or an admin can do that.")
     return job
@@ -46,9 +46,9 @@ def _get_job_for_user(request: HttpRequest, public_id: str, *, write: bool = Fal
 
 def _picker_assets(kind_filter: list[str], selected: Asset | None) -> list[Asset]:
     assets = list(
-        Asset.objects.filter(kind__in=kind_filter, archived_at__isnull=True).order_by(
-            "-created_at"
-        )[:PICKER_LIMIT]
+        Asset.objects.filter(kind__in=kind_filter, archived_at__isnull=True)
+        .prefetch_related("viggle_resources")  # pickers mark which are Viggle characters
+        .order_by("-created_at")[:PICKER_LIMIT]
     )
     if selected is not None and selected not in assets:
         assets.insert(0, selected)
@@ -97,6 +97,10 @@ def job_new(request: HttpRequest) -> HttpResponse:
         for name in ("model", "background_mode", "bg_color"):
             if name in request.GET:
                 initial[name] = request.GET[name][:20]
+        # "Render again" of a template render passes its people's characters back.
+        for name, value in request.GET.items():
+            if name.startswith("segment_") and len(name) <= 100 and value.isdigit():
+                initial[name] = value
         form = RenderForm(initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -126,12 +130,17 @@ def job_new(request: HttpRequest) -> HttpResponse:
     return render(request, "renders/new.html", _form_context(request, form), status=status)
 
 
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     filters = JobFilterForm(request.GET)
-    if not filters.is_valid():
-        return HttpResponseBadRequest(" ".join(m for e in filters.errors.values() for m in e))
-    data = filters.cleaned_data
+    data = filter_values(filters)
     jobs = selectors.job_list(
         member=data["member"],
         status=data["status"] or "",
@@ -149,7 +158,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "active_ids": ",".join(active),
             "since": timezone.now().isoformat(),
+            "filter_errors": filter_messages(filters),
+            "stream_query": _query_without(request, "page"),
         },
+        status=400 if filters.errors else 200,
     )
 
 
@@ -159,7 +171,13 @@ def job_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(
         request,
         "renders/detail.html",
-        {"job": job, "since": timezone.now().isoformat(), "rerun_key": uuid.uuid4().hex},
+        {
+            "job": job,
+            "since": timezone.now().isoformat(),
+            "rerun_key": uuid.uuid4().hex,
+            "cast": selectors.job_cast(job),
+            "again_query": selectors.job_again_query(job),
+        },
     )
 
 
@@ -247,13 +265,29 @@ def job_stream(request: HttpRequest) -> StreamingHttpResponse:
     form = StreamForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest("Bad stream parameters.")
-    since = parse_since(request.headers.get("Last-Event-ID")) or parse_since(
-        form.cleaned_data["since"]
-    )
+    page_time = parse_since(form.cleaned_data["since"])
+    since = parse_since(request.headers.get("Last-Event-ID")) or page_time
+    discover = None
+    if form.cleaned_data["new"]:
+        # The list page's own filters pick which new jobs it shows (bad ones are left out, as
+        # on the page).
+        filters = filter_values(JobFilterForm(request.GET))
+
+        def discover() -> QuerySet[RenderJob]:
+            return selectors.job_list(
+                member=filters["member"],
+                status=filters["status"] or "",
+                asset_id=filters["asset"],
+                date_from=filters["date_from"],
+                date_to=filters["date_to"],
+            )
+
     stream = JobStream(
         public_ids=form.job_ids(),
         since=since,
         render=_renderer(request, form.cleaned_data["view"] or "row"),
+        discover=discover,
+        created_after=page_time,
     )
     is_async = isinstance(request, ASGIRequest)
     content = stream.iter_async() if is_async else stream.iter_sync()

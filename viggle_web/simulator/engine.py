@@ -368,33 +368,55 @@ def character_payload(character: SimCharacter, request: Any, now: datetime) -> d
     }
 
 
+TEMPLATE_FAIL_MESSAGE = "Template import failed: the template could not be processed"
+
+
 def scene_status(scene: SimScene, now: datetime) -> str:
-    return "ready" if now >= scene.ready_at else "pending"
+    if now < scene.ready_at:
+        return "pending"
+    if scene.fail_message:
+        if not scene.refunded and SimScene.objects.filter(pk=scene.pk, refunded=False).update(
+            refunded=True
+        ):
+            refund(scene.credits_reserved)  # a failed import gives its reservation back
+        return "failed"
+    return "ready"
 
 
 def scene_payload(scene: SimScene, now: datetime) -> dict[str, Any]:
     status = scene_status(scene, now)
+    # A template's clip is known only once Viggle has processed it: null until then.
+    known = status == "ready" or not scene.template_id
     data = {
         "id": scene.id,
         "name": scene.name,
         "status": status,
-        "duration_seconds": round(scene.duration_seconds, 3),
-        "fps": round(scene.fps, 3),
-        "total_frames": scene.total_frames,
-        "width": scene.width,
-        "height": scene.height,
+        "duration_seconds": round(scene.duration_seconds, 3) if known else None,
+        "fps": round(scene.fps, 3) if known else None,
+        "total_frames": scene.total_frames if known else None,
+        "width": scene.width if known else None,
+        "height": scene.height if known else None,
         "job_id": scene.job_id,
-        "error_message": None,
-        "credits_used": scene.credits_reserved,
+        "error_message": scene.fail_message if status == "failed" else None,
+        "credits_used": scene.credits_reserved if status != "failed" else 0,
         "model": scene.model,
         "background_mode": scene.background_mode,
         "created_at": iso(scene.created_at),
-        "completed_at": iso(scene.ready_at) if status == "ready" else None,
+        "completed_at": iso(scene.ready_at) if status != "pending" else None,
     }
     if scene.template_id:
         data["template_id"] = scene.template_id
         data["segments"] = scene.segments
     return data
+
+
+def take_import_fail_flag() -> bool:
+    get_state()
+    return bool(
+        SimState.objects.filter(pk=1, fail_next_imports__gt=0).update(
+            fail_next_imports=F("fail_next_imports") - 1
+        )
+    )
 
 
 def after(seconds: float) -> datetime:

@@ -13,6 +13,8 @@ class SimState(models.Model):
     # Concurrent fast jobs allowed; None = unlimited, 0 = fast mode has no capacity.
     fast_capacity = models.IntegerField(null=True, blank=True)
     fail_next_jobs = models.IntegerField(default=0)
+    # Template imports that will fail (upstream's reason in error_message, credits refunded).
+    fail_next_imports = models.IntegerField(default=0)
     template_people = models.IntegerField(default=2)
     # "detail": current FastAPI-style bodies; "legacy": top-level error_code/message, old codes.
     error_style = models.CharField(max_length=10, default="detail")
@@ -98,6 +100,10 @@ class SimScene(models.Model):
     created_at = models.DateTimeField()
     ready_at = models.DateTimeField()
     deleted = models.BooleanField(default=False)
+    # A template import that fails when its time is up (knob fail_next_imports): the reason
+    # upstream gives, and whether its reserved credits went back (once, whoever reads first).
+    fail_message = models.CharField(max_length=300, blank=True)
+    refunded = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "id"]

@@ -7,6 +7,7 @@ the bearer key (except where the contract says no auth).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import random
 import re
@@ -711,6 +712,7 @@ def scene_import(request: HttpRequest) -> HttpResponse:
             template_id=template_id,
             segments=segments,
             credits_reserved=engine.TEMPLATE_CREDITS,
+            fail_message=engine.TEMPLATE_FAIL_MESSAGE if engine.take_import_fail_flag() else "",
             duration_seconds=clip.duration,
             fps=clip.fps,
             total_frames=clip.frames,
@@ -787,19 +789,49 @@ def _state_payload() -> dict[str, Any]:
         "speed": engine.speed(),
         "fast_capacity": state.fast_capacity,
         "fail_next_jobs": state.fail_next_jobs,
+        "fail_next_imports": state.fail_next_imports,
         "template_people": state.template_people,
         "error_style": state.error_style,
+    }
+
+
+def _sha256(name: str) -> str:
+    if not name:
+        return ""
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _job_inputs(job: SimJob) -> dict[str, Any]:
+    """What a render create call sent: the uploads as digests, or the preprocessed ids."""
+    return {
+        "job_id": job.job_id,
+        "ref_image_sha256": _sha256(job.ref_image),
+        "driving_video_sha256": _sha256(job.driving_video),
+        "character_id": job.character_id,
+        "scene_id": job.scene_id,
+        "character_mapping": job.character_mapping,
+        "model": job.model,
+        "background_mode": job.background_mode,
+        "bg_color": job.bg_color,
+        "fast": job.fast,
+        "state": job.state,
     }
 
 
 @csrf_exempt
 @login_not_required
 def control(request: HttpRequest) -> HttpResponse:
-    """Test knobs. GET: state, faults and the calls log (?since=<call id>).
+    """Test knobs. GET: state, faults and the calls log (?since=<call id>); with ?jobs=1 also
+    every render job's inputs (upload digests or preprocessed ids), to tell what was sent.
 
     POST JSON {"action": ...}:
       reset                       forget everything, credits/speed back to settings
-      set  {speed?, credits?, fast_capacity?, fail_next_jobs?, template_people?, error_style?}
+      set  {speed?, credits?, fast_capacity?, fail_next_jobs?, fail_next_imports?,
+                                   template_people?, error_style?}
       fault {kind, count?, rate?, key?, path_prefix?, method?, retry_after?, latency_ms?}
       clear_faults | clear_calls
     """
@@ -827,7 +859,10 @@ def control(request: HttpRequest) -> HttpResponse:
                 "id", "kind", "remaining", "rate", "path_prefix", "method", "retry_after"
             )
         )
-        return JsonResponse({"state": _state_payload(), "faults": faults, "calls": calls})
+        payload = {"state": _state_payload(), "faults": faults, "calls": calls}
+        if request.GET.get("jobs"):
+            payload["jobs"] = [_job_inputs(job) for job in SimJob.objects.order_by("created_at")]
+        return JsonResponse(payload)
     if request.method != "POST":
         return JsonResponse({"detail": "Method Not Allowed"}, status=405)
     try:
@@ -865,6 +900,7 @@ def _reset() -> None:
         state.speed = None
         state.fast_capacity = None
         state.fail_next_jobs = 0
+        state.fail_next_imports = 0
         state.template_people = 2
         state.error_style = "detail"
         state.save()
@@ -883,6 +919,8 @@ def _set(body: dict[str, Any]) -> None:
         state.fast_capacity = None if capacity is None else int(capacity)
     if "fail_next_jobs" in body:
         state.fail_next_jobs = int(body["fail_next_jobs"])
+    if "fail_next_imports" in body:
+        state.fail_next_imports = int(body["fail_next_imports"])
     if "template_people" in body:
         state.template_people = int(body["template_people"])
     if "error_style" in body:

@@ -327,6 +327,8 @@ def usage_series(
 
 
 def _model_label(model: str, mode: str) -> str:
+    if model == "template":  # usage.services.TEMPLATE_MODEL
+        return "Template import"
     if not model:
         return "Characters" if mode == CreditEntry.Mode.NORMAL else f"Other ({mode})"
     return f"{model.replace('_', ' ')} · {CreditEntry.Mode(mode).label.lower()}"
@@ -400,3 +402,15 @@ def viggle_balance() -> Balance:
         )
     cache.set(BALANCE_CACHE_KEY, balance, BALANCE_CACHE_SECONDS)
     return balance
+
+
+def template_import_credits(*, asset_id: int) -> int:
+    """What the ledger holds for a template import (its hold and any adjustment; 0 once
+    released)."""
+    subject = f"template:{asset_id}"
+    return (
+        CreditEntry.objects.filter(subject__in=[subject, f"{subject}:adjust"]).aggregate(
+            total=Sum("credits")
+        )["total"]
+        or 0
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 from viggle_web.accounts.models import User
 from viggle_web.core.audit import audit_record
 from viggle_web.usage.models import Budget, CreditEntry, OrgBudget
+from viggle_web.usage.rollup import rollup_add
 from viggle_web.usage.selectors import budget_status
 
 logger = logging.getLogger(__name__)
@@ -58,13 +60,23 @@ def budget_enforce(*, user: User, credits: int) -> None:
             )
 
 
+def ledger_insert(entries: Sequence[CreditEntry]) -> list[CreditEntry]:
+    """Insert new ledger entries and add them to the daily rollup (``UsageDay``) in the same
+    transaction: the one place entries are written, so the rollup always equals the ledger.
+    Entries are history; changing one needs ``manage.py usage_rebuild_rollup`` afterwards."""
+    with transaction.atomic():
+        created = CreditEntry.objects.bulk_create(entries)
+        rollup_add([entry.pk for entry in created])
+    return created
+
+
 def _book(**fields) -> tuple[CreditEntry, bool]:
     """Insert one ledger entry; if the (subject, kind) was booked already, return that one.
-    The insert adds the entry to the daily rollup in the same savepoint (``CreditEntry.save``
-    upserts ``UsageDay``), so a refused insert counts nowhere and a booking always counts."""
+    The entry is added to the daily rollup in the same savepoint (``ledger_insert``), so a
+    refused insert counts nowhere and a booking always counts."""
     try:
         with transaction.atomic():
-            return CreditEntry.objects.create(**fields), True
+            return ledger_insert([CreditEntry(**fields)])[0], True
     except IntegrityError:
         existing = CreditEntry.objects.filter(
             subject=fields["subject"], kind=fields["kind"]
@@ -199,14 +211,41 @@ def org_budget_set(*, actor: User, monthly_cap: int | None) -> OrgBudget:
     return budget
 
 
+TEMPLATE_MODEL = "template"  # the ledger's "model" of template imports: their own report row
+
+
 def credit_charge_template(
     *, user: User, subject: str, credits: int, note: str = ""
 ) -> tuple[CreditEntry, bool]:
-    """Book the credits Viggle reserves for a template import to the member who imported it."""
+    """Book credits of a template import to the member who imported it: the hold taken before
+    the upstream call (subject ``template:<asset>``), or the difference to what Viggle actually
+    reserved (``template:<asset>:adjust``). Call budget_enforce first for a hold."""
     return _book(
         user=user,
         kind=CreditEntry.Kind.TEMPLATE,
         subject=subject,
-        credits=max(0, int(credits)),
+        credits=int(credits),
+        model=TEMPLATE_MODEL,
         note=note[:200],
+    )
+
+
+def credit_release_template(*, user: User, subject: str, reason: str) -> tuple[CreditEntry, bool]:
+    """Give back everything booked for a template import that did not happen (refused or failed
+    upstream). Exactly once per import (the ledger's unique release per subject)."""
+    from django.db.models import Sum
+
+    held = (
+        CreditEntry.objects.filter(
+            kind=CreditEntry.Kind.TEMPLATE, subject__in=[subject, f"{subject}:adjust"]
+        ).aggregate(total=Sum("credits"))["total"]
+        or 0
+    )
+    return _book(
+        user=user,
+        kind=CreditEntry.Kind.RELEASE,
+        subject=subject,
+        credits=-held,
+        model=TEMPLATE_MODEL,
+        note=reason[:200],
     )
