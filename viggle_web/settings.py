@@ -82,6 +82,8 @@ GATEWAY_PUBLIC_RATE_LIMIT_PER_MINUTE = env_int(
     "GATEWAY_PUBLIC_RATE_LIMIT_PER_MINUTE", 600, minimum=1
 )
 GATEWAY_DOWNLOAD_MAX_AGE = env_int("GATEWAY_DOWNLOAD_MAX_AGE", 3600, minimum=60)
+# Live API tokens a member may hold at once (the rate limit above is per member, not per token).
+GATEWAY_TOKENS_PER_MEMBER = env_int("GATEWAY_TOKENS_PER_MEMBER", 10, minimum=1)
 
 # --- Applications ------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -93,8 +93,8 @@ def test_too_many_requests_get_429_with_retry_after(settings, api, other_api):
     assert response.status_code == 429
     assert detail(response)["error_code"] == "RATE_LIMITED"
     assert 1 <= int(response["Retry-After"]) <= 60
-    # The count lives in the database (shared by every web process), per token.
-    assert RateCounter.objects.get(key__startswith="token:").count == 3
+    # The count lives in the database (shared by every web process), per member.
+    assert RateCounter.objects.get(key__startswith="member:").count == 3
     assert other_api.get("/api/credits").status_code == 200
 
 

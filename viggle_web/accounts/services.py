@@ -11,6 +11,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from viggle_web.accounts.models import User
+from viggle_web.accounts.signals import member_deactivated
 from viggle_web.core.audit import audit_record
 
 
@@ -91,8 +92,9 @@ def member_update(*, actor: User, user: User, role: str, email: str) -> User:
 
 @transaction.atomic
 def member_set_active(*, actor: User, user: User, active: bool) -> User:
-    """Deactivate or reactivate. A deactivated member cannot log in and their open sessions stop
-    working at once (Django's ModelBackend refuses inactive users on every request); their
+    """Deactivate or reactivate. Deactivating ends the member's credentials for good: their
+    sessions (a new ``auth_epoch`` changes the hash every session made before carries) and,
+    through ``member_deactivated``, their API tokens; reactivating brings neither back. Their
     jobs, assets and usage history stay."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if not active:
@@ -102,7 +104,11 @@ def member_set_active(*, actor: User, user: User, active: bool) -> User:
             raise ValidationError("The team needs at least one active admin.")
     changed = user.is_active != active
     user.is_active = active
-    user.save(update_fields=["is_active"])
+    if not active:
+        user.auth_epoch += 1
+    user.save(update_fields=["is_active", "auth_epoch"])
+    if not active:
+        member_deactivated.send(sender=User, user=user, actor=actor)
     if changed:
         audit_record(
             actor=actor,

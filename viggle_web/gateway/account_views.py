@@ -27,8 +27,12 @@ def token_list(request: HttpRequest) -> HttpResponse:
     created = None
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        created = services.token_create(user=request.user, name=form.cleaned_data["name"])
-        form = TokenForm()
+        try:
+            created = services.token_create(user=request.user, name=form.cleaned_data["name"])
+        except services.TokenLimitReached as exc:
+            form.add_error(None, str(exc))
+        else:
+            form = TokenForm()
     response = render(
         request,
         "gateway/tokens.html",
@@ -39,6 +43,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
             "base_url": request.build_absolute_uri("/").rstrip("/"),
         },
     )
+    if form.is_bound and form.errors:
+        response.status_code = 400
     if created is not None:
         # The raw token is on this page only: keep it out of every cache.
         response["Cache-Control"] = "no-store"

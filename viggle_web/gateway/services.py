@@ -357,7 +357,7 @@ def _prepare(*, user: User, asset: Asset, model: str = "") -> None:
     try:
         resource_request(asset=asset, user=user, model=model)
     except BudgetExceeded as exc:
-        raise ApiError(errors.NO_CREDITS, exc.message)
+        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
     except AssetActionRefused as exc:
         raise ApiError(errors.VALIDATION, exc.message)
 
@@ -417,21 +417,12 @@ def scene_import(*, user: User, body: Any) -> ApiObject:
     try:
         asset, _created = asset_import_template(user=user, template_id=template_id, name=name)
     except BudgetExceeded as exc:
-        raise ApiError(errors.NO_CREDITS, exc.message)
+        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
     except AssetActionRefused as exc:
         raise ApiError(errors.VALIDATION, exc.message)
     except ViggleError as exc:
-        raise _upstream_error(exc)
+        raise errors.upstream_error(exc)
     return ApiObject.objects.create(kind=ApiObject.Kind.SCENE, asset=asset, name=name, owner=user)
-
-
-def _upstream_error(exc: ViggleError) -> ApiError:
-    """A Viggle refusal of a request we pass on synchronously. Problems of the organisation's
-    own key or balance are not the member's: they become 502."""
-    code = exc.code or ""
-    if code.startswith("CS-ORIV") or code in (errors.VALIDATION, errors.FAST_FULL):
-        return ApiError(exc.code or errors.VALIDATION, exc.human_message, status=400)
-    return ApiError(errors.UPSTREAM, exc.human_message)
 
 
 # --- renders ------------------------------------------------------------------------------------
@@ -583,7 +574,7 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
             source=RenderJob.Source.API,
         )
     except BudgetExceeded as exc:
-        raise ApiError(errors.NO_CREDITS, exc.message)
+        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
     except RenderRefused as exc:
         raise ApiError(errors.VALIDATION, " ".join(exc.messages))
 

@@ -99,7 +99,8 @@ def api_endpoint(
                     _rate(f"ip:{_client_address(request)}", ip_limit())
                     return view(request, None, *args, **kwargs)
                 token = authenticate(request)
-                _rate(f"token:{token.pk}", token_limit())
+                # Per member: more tokens do not buy a member more requests.
+                _rate(f"member:{token.user_id}", token_limit())
                 return view(request, token.user, *args, **kwargs)
             except ApiError as exc:
                 return error_response(exc)
