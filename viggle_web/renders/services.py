@@ -26,6 +26,7 @@ from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
 from viggle_web.assets.services import asset_upload
 from viggle_web.core.audit import audit_record
+from viggle_web.renders import signals
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage import services as ledger
 from viggle_web.usage.services import JobCharge, budget_enforce, credits_for
@@ -564,6 +565,7 @@ def job_finish(*, job_id: int, owner: str) -> None:
             job.save()
             ledger.credit_settle(charge=_charge(job), output_seconds=seconds)
             notify_job_changed(job)
+            transaction.on_commit(lambda: signals.job_completed.send(RenderJob, job_id=job_id))
     finally:
         for path in files.values():
             os.unlink(path)
@@ -632,6 +634,7 @@ def job_delete_files(*, job: RenderJob, actor: User) -> RenderJob:
             target=f"render {job.public_id} of {job.owner.username}",
             details={"files": len(names)},
         )
+        signals.job_files_deleting.send(RenderJob, job=job, actor=actor)
         job.output = job.mask = job.poster = ""
         job.output_size = 0
         job.save()
