@@ -20,6 +20,20 @@
       event.stopImmediatePropagation();
     }
   }, true);
+  // Renders list: a job started after the page loaded arrives as a "job-new" event and is added
+  // at the top. After a reconnect the stream sends it again: then it replaces its row instead.
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    const message = event.detail;
+    if (!message || message.type !== "job-new") return;
+    const holder = document.createElement("tbody");
+    holder.innerHTML = (message.data || "").trim();
+    const row = holder.firstElementChild;
+    const existing = row && row.id ? document.getElementById(row.id) : null;
+    if (existing) {
+      event.preventDefault();
+      htmx.swap(existing, message.data, { swapStyle: "outerHTML" });
+    }
+  });
   // htmx: show server error messages instead of failing silently.
   document.addEventListener("htmx:responseError", function (event) {
     const box = document.getElementById("notices");

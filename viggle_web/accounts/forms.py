@@ -38,17 +38,18 @@ class MemberUpdateForm(forms.Form):
 
 
 class MemberListFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=150)
+    q = forms.CharField(required=False, max_length=150, label="Search")
     status = forms.ChoiceField(
         required=False,
         choices=[("", "All"), ("active", "Active"), ("inactive", "Deactivated")],
+        label="Status",
     )
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000, label="Page")
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.ChoiceField(required=False, choices=[("", "All actions")])
-    page = forms.IntegerField(required=False, min_value=1)
+    action = forms.ChoiceField(required=False, choices=[("", "All actions")], label="Action")
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000, label="Page")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

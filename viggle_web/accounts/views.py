@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,8 +19,8 @@ from viggle_web.accounts.forms import (
 from viggle_web.accounts.models import User
 from viggle_web.accounts.permissions import admin_required
 from viggle_web.core.audit import audit_record
+from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.core.models import AuditEvent
-from viggle_web.usage.selectors import with_month_usage
 
 
 def _get_member_for_admin(request: HttpRequest, member_id: int) -> User:
@@ -41,18 +41,21 @@ def _apply_errors(form, exc: ValidationError) -> None:
 @admin_required
 def member_list(request: HttpRequest) -> HttpResponse:
     filters = MemberListFilterForm(request.GET)
-    if not filters.is_valid():
-        return HttpResponseBadRequest("Invalid filter.")
-    members = selectors.member_list(
-        q=filters.cleaned_data["q"] or "", status=filters.cleaned_data["status"] or ""
-    )
+    data = filter_values(filters)
+    members = selectors.member_list(q=data["q"] or "", status=data["status"] or "")
     # Spent this budget month against the cap: one subquery per row of the page, no more queries.
-    members = with_month_usage(members)
-    page = Paginator(members, 50).get_page(filters.cleaned_data["page"] or 1)
+    members = selectors.with_member_annotations(members)
+    page = Paginator(members, 50).get_page(data["page"] or 1)
     return render(
         request,
         "accounts/member_list.html",
-        {"page": page, "filters": filters, "query": request.GET.urlencode()},
+        {
+            "page": page,
+            "filters": filters,
+            "query": request.GET.urlencode(),
+            "filter_errors": filter_messages(filters),
+        },
+        status=400 if filters.errors else 200,
     )
 
 
@@ -140,10 +143,14 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
 @require_http_methods(["GET"])
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters = AuditFilterForm(request.GET)
-    if not filters.is_valid():
-        return HttpResponseBadRequest("Invalid filter.")
+    data = filter_values(filters)
     events = AuditEvent.objects.select_related("actor")
-    if filters.cleaned_data["action"]:
-        events = events.filter(action=filters.cleaned_data["action"])
-    page = Paginator(events, 50).get_page(filters.cleaned_data["page"] or 1)
-    return render(request, "accounts/audit_log.html", {"page": page, "filters": filters})
+    if data["action"]:
+        events = events.filter(action=data["action"])
+    page = Paginator(events, 50).get_page(data["page"] or 1)
+    return render(
+        request,
+        "accounts/audit_log.html",
+        {"page": page, "filters": filters, "filter_errors": filter_messages(filters)},
+        status=400 if filters.errors else 200,
+    )

@@ -21,9 +21,11 @@ from datetime import datetime
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
 from viggle_web.renders.models import RenderJob
+from viggle_web.renders.selectors import jobs_for_display
 from viggle_web.renders.services import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ MAX_STREAM_SECONDS = 300.0  # the browser reconnects and catches up
 MAX_JOBS = 100
 
 Renderer = Callable[[RenderJob], str]
+Discover = Callable[[], QuerySet[RenderJob]]
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -45,29 +48,57 @@ def parse_since(value: str | None) -> datetime | None:
         return None
 
 
-def format_event(job: RenderJob, html: str) -> str:
+def format_event(job: RenderJob, html: str, *, name: str = "") -> str:
     data = "\n".join(f"data: {line}" for line in html.strip().splitlines() or [""])
-    return f"id: {job.updated_at.isoformat()}\nevent: job-{job.public_id}\n{data}\n\n"
+    event = name or f"job-{job.public_id}"
+    return f"id: {job.updated_at.isoformat()}\nevent: {event}\n{data}\n\n"
 
 
 class JobStream:
-    def __init__(self, *, public_ids: list[str], since: datetime | None, render: Renderer):
+    """The named jobs' changes; with ``discover`` (a list page), also every job that the page's
+    filters would show and that was created after ``created_after`` (the page's time): each is
+    sent once as a ``job-new`` event (the list prepends the row) and followed from then on."""
+
+    def __init__(
+        self,
+        *,
+        public_ids: list[str],
+        since: datetime | None,
+        render: Renderer,
+        discover: Discover | None = None,
+        created_after: datetime | None = None,
+    ):
         self.public_ids = public_ids[:MAX_JOBS]
         self.since = since
         self.render = render
+        self.discover = discover
+        self.created_after = created_after
 
     def changed(self) -> list[str]:
         """Events for the jobs changed since the last one sent (synchronous: ORM + templates)."""
-        jobs = RenderJob.objects.filter(public_id__in=self.public_ids).select_related(
-            "owner", "character", "motion"
-        )
+        jobs = jobs_for_display().filter(public_id__in=self.public_ids)
         if self.since is not None:
             jobs = jobs.filter(updated_at__gt=self.since)
         events = []
         for job in jobs.order_by("updated_at"):
             events.append(format_event(job, self.render(job)))
-            self.since = job.updated_at if self.since is None else max(self.since, job.updated_at)
+            self._seen(job)
+        if self.discover is not None and self.created_after is not None:
+            room = MAX_JOBS - len(self.public_ids)
+            fresh = (
+                self.discover()
+                .filter(created_at__gt=self.created_after)
+                .exclude(public_id__in=self.public_ids)
+                .order_by("created_at", "id")[: max(0, room)]
+            )
+            for job in fresh:
+                self.public_ids.append(job.public_id)
+                events.append(format_event(job, self.render(job), name="job-new"))
+                self._seen(job)
         return events
+
+    def _seen(self, job: RenderJob) -> None:
+        self.since = job.updated_at if self.since is None else max(self.since, job.updated_at)
 
     # --- WSGI (and tests' live server): a plain generator --------------------------------------
 
@@ -90,7 +121,11 @@ class JobStream:
 
     async def iter_async(self) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
-        wake = await _listener.subscribe(self.public_ids) if _use_listen() else None
+        wake = (
+            await _listener.subscribe(self.public_ids, everything=self.discover is not None)
+            if _use_listen()
+            else None
+        )
         changed = sync_to_async(self._changed_closing, thread_sensitive=False)
         started = last_beat = time.monotonic()
         try:
@@ -136,12 +171,18 @@ class _Listener:
     def __init__(self) -> None:
         self.waiters: dict[asyncio.Event, frozenset[str]] = {}
         self.by_job: dict[str, set[asyncio.Event]] = {}
+        # List pages watching for new jobs: woken by every change (they cannot know the ids).
+        self.everything: set[asyncio.Event] = set()
         self.task: asyncio.Task | None = None
 
-    async def subscribe(self, public_ids: list[str] | None = None) -> asyncio.Event:
+    async def subscribe(
+        self, public_ids: list[str] | None = None, *, everything: bool = False
+    ) -> asyncio.Event:
         event = asyncio.Event()
         ids = frozenset(public_ids or ())
         self.waiters[event] = ids
+        if everything:
+            self.everything.add(event)
         for public_id in ids:
             self.by_job.setdefault(public_id, set()).add(event)
         if self.task is None or self.task.done():
@@ -149,6 +190,7 @@ class _Listener:
         return event
 
     def unsubscribe(self, event: asyncio.Event) -> None:
+        self.everything.discard(event)
         for public_id in self.waiters.pop(event, frozenset()):
             watchers = self.by_job.get(public_id)
             if watchers is not None:
@@ -187,7 +229,7 @@ class _Listener:
         if not public_id:  # an unnamed change: anyone may be concerned
             self._wake_all()
             return
-        for event in list(self.by_job.get(public_id, ())):
+        for event in [*self.by_job.get(public_id, ()), *self.everything]:
             event.set()
 
     def _wake_all(self) -> None:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from django import forms
 from django.utils import timezone
 
+from viggle_web.core.filters import FilterDateField
 from viggle_web.usage.selectors import month_window
 
 # Day-by-day tables and charts beyond this get unreadable (and long); months go much further.
@@ -18,10 +19,8 @@ class UsageFilterForm(forms.Form):
     """The usage report's query string. Every field is optional: the default is this month, day
     by day, and (for members) their own usage."""
 
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="End (inclusive)"
-    )
+    start = FilterDateField(label="From")
+    end = FilterDateField(label="To (inclusive)")
     group = forms.ChoiceField(
         required=False, choices=[("day", "Per day"), ("month", "Per month")], label="Group by"
     )

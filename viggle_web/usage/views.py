@@ -19,6 +19,7 @@ from viggle_web.accounts import selectors as account_selectors
 from viggle_web.accounts.forms import MemberListFilterForm
 from viggle_web.accounts.models import User
 from viggle_web.accounts.permissions import admin_required
+from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.usage import selectors, services
 from viggle_web.usage.forms import BudgetForm, UsageFilterForm
 from viggle_web.usage.selectors import UsageReport, UsageRow
@@ -60,7 +61,12 @@ def report(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     context: dict = {"form": form, "report": usage, "budget": selectors.budget_status(user=user)}
     if user.is_admin:
-        context["members"] = User.objects.order_by("username").values("pk", "username")
+        context["members"] = [
+            {"pk": member.pk, "name": member.display_name}
+            for member in User.objects.order_by("first_name", "last_name", "username").only(
+                "pk", "username", "first_name", "last_name"
+            )
+        ]
     if usage is None:
         return render(request, "usage/report.html", context, status=400)
     context["chart"] = bar_chart(usage.series)
@@ -199,9 +205,9 @@ def bar_chart(series: list[UsageRow], *, width: int = 760, height: int = 220) ->
 
 
 def _budget_rows(filters: MemberListFilterForm) -> Page:
-    data = filters.cleaned_data if filters.is_valid() else {}
-    members = selectors.with_month_usage(account_selectors.member_list(q=data.get("q") or ""))
-    return Paginator(members, 50).get_page(data.get("page") or 1)
+    data = filter_values(filters)
+    members = selectors.with_month_usage(account_selectors.member_list(q=data["q"] or ""))
+    return Paginator(members, 50).get_page(data["page"] or 1)
 
 
 def _budgets_page(
@@ -226,8 +232,9 @@ def _budgets_page(
             "org": org,
             "org_form": org_form or BudgetForm(initial={"monthly_cap": org.cap}),
             "resets_at": end,
+            "filter_errors": filter_messages(filters),
         },
-        status=status,
+        status=400 if status == 200 and filters.errors else status,
     )
 
 
