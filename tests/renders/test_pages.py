@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,9 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.media_factory import make_png
 from tests.renders.factories import asset_row
-from viggle_web.assets.models import Asset, ViggleResource
+from tests.template_flow import import_template, prepare_character, upload
 from viggle_web.core.models import AuditEvent
 from viggle_web.renders import services
 from viggle_web.renders.models import RenderJob
@@ -78,50 +80,79 @@ def test_the_list_keeps_a_constant_query_count(
         member_client.get(reverse("renders:list"))
 
 
-def test_a_template_render_maps_people_to_prepared_characters(member_client, member):
-    template = Asset.objects.create(
-        kind="template",
-        name="Group dance",
-        uploaded_by=member,
-        duration_seconds=3.0,
-        template_id="7f1a",
-        segments=[{"uuid": "person_a", "type": "human"}, {"uuid": "person_b", "type": "human"}],
-    )
-    ViggleResource.objects.create(
-        asset=template,
-        kind="scene",
-        model="",
-        upstream_id="scene-up",
-        status="ready",
-        requested_by=member,
-    )
-    hero = asset_row(owner=member, kind="image", name="Hero")
-    ViggleResource.objects.create(
-        asset=hero, kind="character", upstream_id="char-up", status="ready", requested_by=member
-    )
-    unprepared = asset_row(owner=member, kind="image", name="Raw")
+@pytest.mark.django_db(transaction=True)
+def test_a_template_render_maps_people_with_the_picker_and_keeps_the_mapping(
+    viggle_sim, media_root, member_client, member, tmp_path
+):
+    """The template and the characters come the way a member makes them (imported and
+    prepared through Viggle); the form lists the template's people, each with a picker."""
+    template = import_template(user=member, sim=viggle_sim, people=2, name="Group dance")
+    hero = prepare_character(user=member, path=make_png(tmp_path / "hero.png"), name="Hero")
+    raw = upload(user=member, path=make_png(tmp_path / "raw.png", size=(200, 220)), name="Raw")
+    first, second = (p["uuid"] for p in template.people)
 
-    form = member_client.get(
+    live = member_client.get(
         reverse("renders:new"), {"motion": template.pk}, headers={"HX-Request": "true"}
     ).content.decode()
-    assert "People in this template" in form and 'name="segment_person_a"' in form
+    assert "People in this template" in live
+    for uuid_ in (first, second):
+        assert f'name="segment_{uuid_}" value="{hero.pk}"' in live  # a picker per person
+    assert "data-asset-picker data-picker-quiet" in live
+    assert f'src="/gallery/{hero.pk}/preview/"' in live  # thumbnails, not a names-only list
+    # An image that is not a Viggle character yet is shown but cannot be chosen.
+    assert f'value="{raw.pk}" disabled' in live
+    # The estimate uses the template's real length (3 s, reported by Viggle).
+    assert "Estimated cost: <strong>3 credits</strong>" in live
+
     data = {
         "motion": template.pk,
         "model": "V4_Preview",
         "background_mode": "original",
-        "idempotency_key": "key-template-01",
-        "segment_person_a": hero.pk,  # person_b keeps their look (partial mapping)
+        "idempotency_key": "key-template-02",
+        f"segment_{first}": hero.pk,
+        f"segment_{second}": raw.pk,  # not prepared: refused, and the choices survive
     }
+    refused = member_client.post(reverse("renders:new"), data)
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "must be prepared as a Viggle character" in html
+    assert f'name="segment_{first}" value="{hero.pk}" checked' in html
+    assert not RenderJob.objects.exists()
+
+    # One character may play both people.
+    data.update({f"segment_{second}": hero.pk, "idempotency_key": "key-template-03"})
     response = member_client.post(reverse("renders:new"), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     job = RenderJob.objects.get()
-    assert job.character_mapping == {"person_a": str(hero.pk)} and job.estimate_credits == 3
+    assert job.character_mapping == {first: str(hero.pk), second: str(hero.pk)}
+    assert job.estimate_credits == 3 and job.estimate_seconds == pytest.approx(3.0)
 
-    data.update(idempotency_key="key-template-02", segment_person_b=unprepared.pk)
-    refused = member_client.post(reverse("renders:new"), data)
-    assert refused.status_code == 400
-    assert "must be prepared as a Viggle character" in refused.content.decode()
-    assert RenderJob.objects.count() == 1
+    page = member_client.get(reverse("renders:detail", args=[job.public_id])).content.decode()
+    assert "Person 1: Hero" in page and "Person 2: Hero" in page
+    again = re.search(r'href="(/renders/new/\?[^"]+)">Render again', page)
+    assert again, page
+    form = member_client.get(again.group(1).replace("&amp;", "&")).content.decode()
+    assert f'name="segment_{first}" value="{hero.pk}" checked' in form
+    assert f'name="segment_{second}" value="{hero.pk}" checked' in form
+
+
+@pytest.mark.django_db(transaction=True)
+def test_people_may_stay_unmapped(viggle_sim, media_root, member_client, member, tmp_path):
+    template = import_template(user=member, sim=viggle_sim, people=2)
+    hero = prepare_character(user=member, path=make_png(tmp_path / "hero.png"), name="Hero")
+    first = template.people[0]["uuid"]
+    response = member_client.post(
+        reverse("renders:new"),
+        {
+            "motion": template.pk,
+            "model": "V4_Preview",
+            "background_mode": "original",
+            "idempotency_key": "key-template-04",
+            f"segment_{first}": hero.pk,  # the second person keeps their look
+        },
+    )
+    assert response.status_code == 302
+    assert RenderJob.objects.get().character_mapping == {first: str(hero.pk)}
 
 
 def test_the_owner_deletes_a_finished_jobs_files_and_the_record_stays(
