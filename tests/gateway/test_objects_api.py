@@ -16,6 +16,7 @@ from viggle_web.assets.models import Asset, ViggleResource
 from viggle_web.gateway.models import ApiObject
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage.models import Budget, CreditEntry
+from viggle_web.usage.services import credit_charge_character
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_a_character_over_budget_is_402(api, member, png):
     Budget.objects.create(user=member, monthly_cap=0)
     response = make_character(api, png)
     assert response.status_code == 402
-    assert detail(response)["error_code"] == "CS-UORC01-008"
+    assert detail(response)["error_code"] == "BUDGET_EXCEEDED"
     assert not ApiObject.objects.exists() and not ViggleResource.objects.exists()
 
 
@@ -197,7 +198,8 @@ def test_credits_are_the_members_budget(api, member):
     assert body["unlimited"] is True and body["balance"] == 1_000_000_000
     assert body["total_used"] == 0 and body["total_purchased"] is None
     Budget.objects.create(user=member, monthly_cap=10)
-    CreditEntry.objects.create(user=member, kind="character", subject="s1", credits=3)
+    for n in range(3):  # three characters made, 1 credit each, booked as the services do
+        credit_charge_character(user=member, subject=f"character:test-{n}")
     body = api.get("/api/credits").json()
     assert (body["balance"], body["total_used"], body["unlimited"]) == (7, 3, False)
     assert body["monthly_cap"] == 10 and body["resets_at"]

@@ -1,4 +1,6 @@
-"""Ledger rows for the usage tests, made directly in our own database (not mocks).
+"""Ledger rows for the usage tests, booked through the ledger's one insert service
+(``usage.services.ledger_insert``, which also adds them to the daily rollup), and Viggle's
+balance from the simulator over HTTP.
 
 ``created_at`` is ``auto_now_add``, so a row is dated by freezing ``timezone.now`` while it is
 inserted, the way the services would have booked it at that moment."""
@@ -6,7 +8,7 @@ inserted, the way the services would have booked it at that moment."""
 from __future__ import annotations
 
 import itertools
-import types
+import socket
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -18,7 +20,7 @@ from django.core.cache import cache
 from viggle_web.accounts.models import User
 from viggle_web.usage.models import CreditEntry
 from viggle_web.usage.selectors import BALANCE_CACHE_KEY
-from viggle_web.viggle.errors import ViggleError
+from viggle_web.usage.services import ledger_insert
 
 _subjects = itertools.count(1)
 
@@ -48,14 +50,14 @@ def entry(
 
 
 def save_entries(entries: Iterable[CreditEntry]) -> list[CreditEntry]:
-    """bulk_create, one batch per timestamp, with the clock frozen at each entry's created_at."""
+    """Booked one batch per timestamp, with the clock frozen at each entry's created_at."""
     by_time: dict[datetime, list[CreditEntry]] = defaultdict(list)
     for item in entries:
         by_time[item.created_at].append(item)
     saved: list[CreditEntry] = []
     for when, batch in by_time.items():
         with mock.patch("django.utils.timezone.now", return_value=when):
-            saved += CreditEntry.objects.bulk_create(batch, batch_size=1000)
+            saved += ledger_insert(batch)
     return saved
 
 
@@ -67,23 +69,20 @@ def book() -> Callable[..., CreditEntry]:
     return do_book
 
 
-class FakeClient:
-    def __init__(self, balance: float | None = None, error: ViggleError | None = None) -> None:
-        self.balance, self.error = balance, error
-
-    def credits(self) -> types.SimpleNamespace:
-        if self.error is not None:
-            raise self.error
-        return types.SimpleNamespace(balance=self.balance)
-
-
 @pytest.fixture(autouse=True)
-def viggle_balance(monkeypatch) -> Callable[..., None]:
-    """Set what Viggle's GET /api/credits answers for the report (no network in unit tests)."""
+def viggle_balance(viggle_sim, settings) -> Callable[..., None]:
+    """What Viggle's GET /api/credits answers for the report: the simulator's balance, or, with
+    ``unreachable=True``, no Viggle at all (a closed port on loopback, no retries)."""
 
-    def set_answer(balance: float | None = None, error: ViggleError | None = None) -> None:
-        client = FakeClient(balance, error)
-        monkeypatch.setattr("viggle_web.viggle.client.get_client", lambda: client)
+    def set_answer(balance: float | None = None, unreachable: bool = False) -> None:
+        if unreachable:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            settings.VIGGLE_BASE_URL = f"http://127.0.0.1:{port}"
+            settings.VIGGLE_MAX_RETRIES = 0
+        else:
+            viggle_sim.set_credits(balance)
         cache.delete(BALANCE_CACHE_KEY)
 
     set_answer(balance=9000.0)

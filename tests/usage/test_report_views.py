@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from tests.usage.conftest import entry, save_entries
 from viggle_web.usage.models import CreditEntry, UsageDay
-from viggle_web.viggle.errors import ViggleError
 
 pytestmark = pytest.mark.django_db
 
@@ -264,7 +263,7 @@ def test_admins_see_the_viggle_balance_beside_the_ledger_total(
 
 
 def test_an_unreachable_viggle_shows_balance_unavailable(admin_client, viggle_balance):
-    viggle_balance(error=ViggleError("Viggle could not be reached.", code="connection"))
+    viggle_balance(unreachable=True)
     response = admin_client.get(REPORT)
     assert response.status_code == 200
     assert "balance unavailable: Viggle could not be reached" in response.content.decode()
@@ -320,20 +319,10 @@ def test_the_admin_year_report_costs_the_same_queries_for_20_or_2000_rows(
         admin_client.get(CSV, query)
 
 
-def test_the_balance_is_asked_once_a_minute_not_on_every_load(admin_client, monkeypatch):
-    from tests.usage.conftest import FakeClient
-
-    calls = []
-    client = FakeClient(balance=10.0)
-    monkeypatch.setattr("viggle_web.viggle.client.get_client", lambda: calls.append(1) or client)
-    from django.core.cache import cache
-
-    from viggle_web.usage.selectors import BALANCE_CACHE_KEY
-
-    cache.delete(BALANCE_CACHE_KEY)
+def test_the_balance_is_asked_once_a_minute_not_on_every_load(admin_client, viggle_sim):
     admin_client.get(REPORT)
     admin_client.get(REPORT)
-    assert len(calls) == 1
+    assert len(viggle_sim.calls("GET", "/api/credits")) == 1
 
 
 def test_the_filter_shows_the_range_in_effect(member_client):

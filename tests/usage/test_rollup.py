@@ -213,8 +213,9 @@ def test_the_data_migration_builds_the_rollup_from_existing_entries(member, othe
         for n in range(1, 30)
         for u, k in ((member, "reserve"), (other_member, "character"))
     ]
-    with mock.patch("viggle_web.usage.rollup.rollup_add"):  # as if the rollup did not exist
-        save_entries(rows)
+    for row in rows:  # plain inserts, as before the rollup existed (not through the service)
+        with mock.patch("django.utils.timezone.now", return_value=row.created_at):
+            CreditEntry.objects.bulk_create([row])
     assert not UsageDay.objects.exists()
     migration = importlib.import_module("viggle_web.usage.migrations.0003_usage_day")
     migration.build_rollup(apps, types.SimpleNamespace(connection=connection))

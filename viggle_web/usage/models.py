@@ -8,14 +8,15 @@ release).
 
 ``UsageDay`` is a daily rollup of the ledger for the reports and budgets: one row per (day in
 settings.TIME_ZONE, member, model, mode), added to in the same transaction as every ledger insert
-(``CreditEntry.save`` and ``bulk_create``; see ``usage/rollup.py``). The ledger stays the source
-of truth: ``manage.py usage_rebuild_rollup`` rebuilds the rollup from it.
+by the one service that inserts entries (``usage.services.ledger_insert``; see
+``usage/rollup.py``). The ledger stays the source of truth: ``manage.py usage_rebuild_rollup``
+rebuilds the rollup from it.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models, router, transaction
+from django.db import models
 from django.db.models import Q
 
 
@@ -29,16 +30,11 @@ class CreditEntryQuerySet(models.QuerySet):
         update_fields=None,
         unique_fields=None,
     ):
-        """Insert ledger entries and add them to the daily rollup, in one transaction. Conflict
-        options are refused: skipped rows have no id, so they could not be counted exactly."""
+        """Conflict options are refused: the ledger is append-only, and skipped rows have no id,
+        so the rollup could not count them exactly. Book entries with ``usage.services``."""
         if ignore_conflicts or update_conflicts:
-            raise ValueError("The ledger is append-only: book entries with usage.services._book.")
-        from viggle_web.usage.rollup import rollup_add
-
-        with transaction.atomic(using=self.db, savepoint=False):
-            created = super().bulk_create(objs, batch_size=batch_size)
-            rollup_add([obj.pk for obj in created], using=self.db)
-        return created
+            raise ValueError("The ledger is append-only: book entries with usage.services.")
+        return super().bulk_create(objs, batch_size=batch_size)
 
 
 class CreditEntry(models.Model):
@@ -94,20 +90,6 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} {self.credits} ({self.subject})"
-
-    def save(self, *args, **kwargs) -> None:
-        """A new entry is added to the daily rollup in the same transaction (and savepoint) as
-        its insert, so a refused insert (already booked) counts nowhere. Booked entries are
-        history: changing one needs ``manage.py usage_rebuild_rollup`` afterwards."""
-        if not self._state.adding:
-            super().save(*args, **kwargs)
-            return
-        from viggle_web.usage.rollup import rollup_add
-
-        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        with transaction.atomic(using=using):
-            super().save(*args, **kwargs)
-            rollup_add([self.pk], using=using)
 
 
 class UsageDay(models.Model):
