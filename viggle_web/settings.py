@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "viggle_web.simulator",
     "viggle_web.assets",
     "viggle_web.renders",
+    "viggle_web.exports",
     "viggle_web.usage",
     "viggle_web.gateway",
 ]

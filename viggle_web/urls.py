@@ -19,6 +19,7 @@ urlpatterns = [
     path("members/", include("viggle_web.accounts.urls")),
     path("gallery/", include("viggle_web.assets.urls")),
     path("renders/", include("viggle_web.renders.urls")),
+    path("renders/", include("viggle_web.exports.urls")),
     path("usage/", include("viggle_web.usage.urls")),
     path("api/", include("viggle_web.gateway.urls")),
     path("account/", include("viggle_web.gateway.account_urls")),

@@ -68,12 +68,20 @@ def render_status(job: RenderJob, absolute: Absolute) -> dict[str, Any]:
         "created_at": iso(job.created_at),
         "completed_at": iso(job.completed_at),
         "chunks": [],
+        # Ours, not Viggle's: alpha exports of a transparent result (POST .../exports).
+        "exports": _exports(job, absolute),
         "progress": {
             "completed_chunks": 1 if status == "complete" else 0,
             "total_chunks": 1,
             "percent": progress,
         },
     }
+
+
+def _exports(job: RenderJob, absolute: Absolute) -> list[dict[str, Any]]:
+    from viggle_web.exports.api import exports_payload  # exports sit beside renders, below us
+
+    return exports_payload(job, absolute)
 
 
 def _resource_fields(obj: ApiObject) -> tuple[str, str, str | None]:

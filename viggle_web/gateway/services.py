@@ -694,6 +694,13 @@ def download_open(*, token: str) -> Download:
         job = RenderJob.objects.filter(public_id=ident).first()
         field = getattr(job, which) if job is not None else None
         name, content_type = f"{ident}-{which}.mp4", "video/mp4"
+    elif kind == "export":
+        from viggle_web.exports.api import export_download_target
+
+        export = export_download_target(job_public_id=ident, fmt=which)
+        field = export.file if export is not None else None
+        if export is not None:
+            name, content_type = export.filename, export.content_type
     elif kind == "asset" and which == "preview" and ident.isdigit():
         asset = Asset.objects.filter(pk=int(ident)).first()
         field = asset.preview if asset is not None else None

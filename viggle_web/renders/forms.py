@@ -50,6 +50,8 @@ class RenderForm(forms.Form):
     )
     bg_color = forms.CharField(required=False, max_length=20, initial="#00ff00")
     fast = forms.BooleanField(required=False)
+    # Transparent results only: WebM/MOV/PNG exports with alpha, made when the render completes.
+    alpha_exports = forms.BooleanField(required=False)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
 
     def __init__(self, *args, **kwargs) -> None:
@@ -95,6 +97,12 @@ class RenderForm(forms.Form):
 
     def clean_bg_color(self) -> str:
         return normalise_colour(self.cleaned_data.get("bg_color", ""))
+
+    def clean_alpha_exports(self) -> bool:
+        wanted = self.cleaned_data.get("alpha_exports", False)
+        if wanted and self.data.get("background_mode") != RenderJob.Background.TRANSPARENT:
+            raise forms.ValidationError("Alpha exports need the transparent background.")
+        return wanted
 
     def clean_idempotency_key(self) -> str:
         key = self.cleaned_data["idempotency_key"]

@@ -124,6 +124,10 @@ def job_new(request: HttpRequest) -> HttpResponse:
             for message in exc.messages:
                 form.add_error(None, message)
         else:
+            if data.get("alpha_exports"):
+                from viggle_web.exports.services import export_plan  # exports sit above renders
+
+                export_plan(job=job, actor=request.user)
             messages.success(request, "Render started. This page updates by itself.")
             return redirect("renders:detail", public_id=job.public_id)
     status = 400 if request.method == "POST" else 200

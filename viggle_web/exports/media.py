@@ -1,0 +1,300 @@
+"""Combining a result video and its mask (white = character) into one file with alpha, with PyAV.
+
+Frame by frame and streamed: one decoded frame of each input and the encoder's own buffers are
+all that is held, never the whole video. The mask's luma becomes the alpha plane (expanded from
+the video range 16-235 to 0-255 by swscale; values within a few steps of black or white are
+snapped to fully transparent/opaque so codec noise does not leave a haze).
+
+Formats
+- webm: VP9 with alpha (``libvpx-vp9``, ``yuva420p``). FFmpeg's encoder runs a second VP9 encoder
+  for the alpha plane and the Matroska muxer stores it as a BlockAdditional with AlphaMode=1,
+  which Chrome, Firefox and editors read; FFmpeg's native ``vp9`` decoder ignores it, the
+  ``libvpx-vp9`` decoder returns ``yuva420p``.
+- mov: ProRes 4444 with alpha (``prores_ks`` profile 4444, ``yuva444p10le``).
+- png: an RGBA PNG per frame in a ZIP (stored, PNG is compressed already), plus sequence.json
+  with the frame rate, as editors ask for it when importing an image sequence.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import IO, Protocol
+
+import av
+import numpy as np
+from PIL import Image
+
+Progress = Callable[[int, int], None]
+
+# Snap alpha within this many steps of 0/255 to exactly 0/255 (lossy mask codecs leave noise).
+SNAP = 10
+_LUT = np.arange(256, dtype=np.uint8)
+_LUT[:SNAP] = 0
+_LUT[256 - SNAP :] = 255
+
+VP9_OPTIONS = {
+    # No look-ahead: one packet per frame and bounded memory; "good" at cpu-used 5 is a
+    # reasonable speed/quality balance for a download (bench/exports.py).
+    "deadline": "good",
+    "cpu-used": "5",
+    "row-mt": "1",
+    "crf": "30",
+    "b": "0",
+    "lag-in-frames": "0",
+    "auto-alt-ref": "0",
+}
+PRORES_OPTIONS = {"profile": "4444", "vendor": "apl0", "alpha_bits": "16"}
+PNG_OPTIONS = {"compression_level": "3"}
+
+
+class ExportFailed(Exception):
+    """The export cannot be made; ``reason`` is a sentence for members."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MaskBroken(ExportFailed):
+    """The mask is missing, unreadable, or does not fit the video."""
+
+
+@dataclass(frozen=True)
+class Result:
+    frames: int
+    duration_seconds: float
+    width: int
+    height: int
+    still_png: bytes | None
+
+
+class _Writer(Protocol):
+    def write(self, frame: av.VideoFrame, index: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _VideoWriter:
+    def __init__(
+        self,
+        out: str,
+        *,
+        container_format: str,
+        codec: str,
+        pix_fmt: str,
+        options: dict[str, str],
+        rate: Fraction,
+        width: int,
+        height: int,
+        threads: int,
+    ) -> None:
+        self.container = av.open(out, mode="w", format=container_format)
+        self.stream = self.container.add_stream(codec, rate=rate)
+        self.stream.width, self.stream.height = width, height
+        self.stream.pix_fmt = pix_fmt
+        self.stream.options = dict(options)
+        self.stream.thread_count = threads
+        self.pix_fmt = pix_fmt
+        self.time_base = Fraction(1, 1) / rate
+
+    def write(self, frame: av.VideoFrame, index: int) -> None:
+        if frame.format.name != self.pix_fmt:
+            frame = frame.reformat(format=self.pix_fmt)
+        frame.pts = index
+        frame.time_base = self.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+        finally:
+            self.container.close()
+
+    def abort(self) -> None:
+        self.container.close()
+
+
+class _PngZipWriter:
+    def __init__(self, out: str, *, rate: Fraction, width: int, height: int) -> None:
+        self.zip = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+        self.codec = av.CodecContext.create("png", "w")
+        self.codec.width, self.codec.height = width, height
+        self.codec.pix_fmt = "rgba"
+        self.codec.options = dict(PNG_OPTIONS)
+        self.rate = rate
+        self.size = (width, height)
+        self.count = 0
+
+    def write(self, frame: av.VideoFrame, index: int) -> None:
+        rgba = frame.reformat(format="rgba")
+        data = b"".join(bytes(packet) for packet in self.codec.encode(rgba))
+        # force_zip64 on each member: a long 4K sequence may pass 4 GB in total.
+        with self.zip.open(f"frame_{index + 1:06d}.png", "w", force_zip64=True) as member:
+            member.write(data)
+        self.count = index + 1
+
+    def close(self) -> None:
+        info = {
+            "frames": self.count,
+            "fps": float(self.rate),
+            "fps_fraction": f"{self.rate.numerator}/{self.rate.denominator}",
+            "width": self.size[0],
+            "height": self.size[1],
+            "duration_seconds": round(self.count / float(self.rate), 6),
+            "pixel_format": "RGBA, straight (unpremultiplied) alpha",
+        }
+        self.zip.writestr("sequence.json", json.dumps(info, indent=2) + "\n")
+        self.zip.close()
+
+    def abort(self) -> None:
+        self.zip.close()
+
+
+def _writer(fmt: str, out: str, *, rate: Fraction, width: int, height: int, threads: int):
+    if fmt == "webm":
+        return _VideoWriter(
+            out,
+            container_format="webm",
+            codec="libvpx-vp9",
+            pix_fmt="yuva420p",
+            options=VP9_OPTIONS,
+            rate=rate,
+            width=width,
+            height=height,
+            threads=threads,
+        )
+    if fmt == "mov":
+        writer = _VideoWriter(
+            out,
+            container_format="mov",
+            codec="prores_ks",
+            pix_fmt="yuva444p10le",
+            options=PRORES_OPTIONS,
+            rate=rate,
+            width=width,
+            height=height,
+            threads=threads,
+        )
+        writer.stream.codec_context.thread_type = "SLICE"
+        return writer
+    if fmt == "png":
+        return _PngZipWriter(out, rate=rate, width=width, height=height)
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def mask_to_alpha(mask: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The mask's luma as full-range alpha, at the video's size."""
+    gray = mask.reformat(format="gray", width=width, height=height).to_ndarray()
+    return _LUT[gray]
+
+
+def with_alpha(frame: av.VideoFrame, alpha: np.ndarray) -> av.VideoFrame:
+    """The video frame as yuva420p with ``alpha`` as its alpha plane."""
+    out = frame.reformat(format="yuva420p")
+    plane = out.planes[3]
+    rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+    rows[:, : plane.width] = alpha
+    return out
+
+
+def _open(source: IO[bytes] | str, what: str, error: type[ExportFailed]):
+    try:
+        container = av.open(source, mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise error(f"The {what} could not be read ({_short(exc)}).")
+    if not container.streams.video:
+        container.close()
+        raise error(f"The {what} has no video track.")
+    return container
+
+
+def _frames(container, what: str, error: type[ExportFailed]) -> Iterator[av.VideoFrame]:
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    try:
+        yield from container.decode(stream)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise error(f"The {what} is damaged ({_short(exc)}).")
+
+
+def _still(frame: av.VideoFrame) -> bytes:
+    image = Image.fromarray(frame.reformat(format="rgba").to_ndarray(), "RGBA")
+    image.thumbnail((960, 960))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def combine(
+    *,
+    video: IO[bytes] | str,
+    mask: IO[bytes] | str,
+    fmt: str,
+    out: str,
+    on_progress: Progress | None = None,
+    threads: int = 2,
+) -> Result:
+    """Write ``video`` + ``mask`` as one file with alpha at the path ``out``.
+
+    Raises MaskBroken when the mask is unreadable, damaged or shorter than the video, and
+    ExportFailed for an unreadable video; the inputs are only read."""
+    video_in = _open(video, "result video", ExportFailed)
+    try:
+        mask_in = _open(mask, "mask video", MaskBroken)
+    except MaskBroken:
+        video_in.close()
+        raise
+    writer = None
+    try:
+        stream = video_in.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        rate = Fraction(stream.average_rate or stream.guessed_rate or 25).limit_denominator(1001)
+        total = stream.frames or 0
+        if not total and stream.duration and stream.time_base:
+            total = round(float(stream.duration * stream.time_base) * float(rate))
+        writer = _writer(fmt, out, rate=rate, width=width, height=height, threads=threads)
+        masks = _frames(mask_in, "mask video", MaskBroken)
+        count = 0
+        still: bytes | None = None
+        for frame in _frames(video_in, "result video", ExportFailed):
+            matte = next(masks, None)
+            if matte is None:
+                raise MaskBroken(
+                    f"The mask video ends after {count} frames but the video has more "
+                    f"({total or 'unknown'}); it is damaged or does not belong to this result."
+                )
+            combined = with_alpha(frame, mask_to_alpha(matte, width, height))
+            if still is None and count >= min(total // 2, 12):
+                still = _still(combined)
+            writer.write(combined, count)
+            count += 1
+            if on_progress is not None:
+                on_progress(count, max(total, count))
+        if count == 0:
+            raise ExportFailed("No picture could be decoded from the result video.")
+        writer.close()
+        writer = None
+        return Result(
+            frames=count,
+            duration_seconds=round(count / float(rate), 6),
+            width=width,
+            height=height,
+            still_png=still,
+        )
+    finally:
+        if writer is not None:
+            writer.abort()
+        mask_in.close()
+        video_in.close()
+
+
+def _short(exc: Exception) -> str:
+    text = str(getattr(exc, "strerror", None) or exc).strip() or type(exc).__name__
+    return text[:160]
