@@ -156,7 +156,7 @@ def test_an_import_over_budget_is_a_message_in_the_page_and_a_402_on_the_api(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert api.status_code == 402
-    assert api.json()["detail"]["error_code"] == "CS-UORC01-008"
+    assert api.json()["detail"]["error_code"] == "BUDGET_EXCEEDED"
     assert imports(viggle_sim) == []
     assert not Asset.objects.exists() and not CreditEntry.objects.exists()
 
@@ -264,7 +264,7 @@ def test_parallel_imports_cannot_overshoot_a_budget_that_allows_one(
     statuses = sorted(r.status_code for r in answers)
     assert statuses == [200] + [402] * 7, [r.text for r in answers]
     for refused in (r for r in answers if r.status_code == 402):
-        assert refused.json()["detail"]["error_code"] == "CS-UORC01-008"
+        assert refused.json()["detail"]["error_code"] == "BUDGET_EXCEEDED"
     assert len(imports(viggle_sim)) == 1  # the refused ones never reached Viggle
     assert Asset.objects.filter(kind="template").count() == 1
     # The ledger matches: one import's credits, booked to the member, under its own kind.

@@ -119,3 +119,49 @@ def test_exactly_five_minutes_is_accepted(viggle_sim, api, tmp_path):
     upstream, ours = render_both(viggle_sim, api, png, video)
     assert upstream[0] == 200
     assert ours.status_code == 200, ours.content
+
+
+# --- upstream refusals keep their meaning ---------------------------------------------------
+
+TEMPLATE = "5b3a9c1e-2f4d-4e6a-8b7c-9d0e1f2a3b4c"
+
+
+def import_template(api):
+    return api.post_json("/api/scenes/import", {"template_id": TEMPLATE, "name": "Group Dance"})
+
+
+@pytest.mark.parametrize("style", ["detail", "legacy"])
+def test_too_few_upstream_credits_for_an_import_is_402_cs_uorc01_008(viggle_sim, api, style):
+    viggle_sim.set(credits=5, error_style=style)  # an import reserves 15
+    response = import_template(api)
+    assert response.status_code == 402, response.content
+    body = detail(response)
+    assert body["error_code"] == "CS-UORC01-008"
+    assert "credits" in body["message"]
+    # Nothing of it is the member's to pay (however the import books and gives back).
+    assert sum(CreditEntry.objects.values_list("credits", flat=True)) == 0
+    assert not Asset.objects.filter(kind="template", archived_at__isnull=True).exists()
+
+
+def test_the_servers_refused_key_is_viggles_401_not_an_outage(viggle_sim, api, settings):
+    settings.VIGGLE_API_KEY = "sk-not-the-simulators-key"
+    response = import_template(api)
+    assert response.status_code == 401, response.content
+    body = detail(response)
+    assert body["error_code"] == "CS-UORC01-007"
+    assert "admin" in body["action"]  # the script's own token is fine: someone must fix ours
+
+
+def test_an_upstream_429_stays_a_429_with_retry_after(viggle_sim, api):
+    viggle_sim.fault("429", count=None, path_prefix="/api/scenes/import", retry_after=7)
+    response = import_template(api)
+    assert response.status_code == 429, response.content
+    assert detail(response)["error_code"] == "RATE_LIMITED"
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_only_an_upstream_that_cannot_answer_is_our_outage(viggle_sim, api):
+    viggle_sim.fault("500", count=None, path_prefix="/api/scenes/import")
+    response = import_template(api)
+    assert response.status_code == 502, response.content
+    assert detail(response)["error_code"] == "UPSTREAM_UNAVAILABLE"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
+from viggle_web.viggle.errors import ViggleError
+
 MISSING_KEY = "CS-UORC01-006"
 BAD_KEY = "CS-UORC01-007"
 NO_CREDITS = "CS-UORC01-008"
@@ -24,7 +26,9 @@ NO_SCENE = "CS-ORIV-009"
 SCENE_NOT_READY = "CS-ORIV-010"
 BAD_BACKGROUND = "CS-ORIV-011"
 BAD_MAPPING = "CS-ORIV-012"
-# Codes of our own, for answers Viggle's table has no code for (same body shape).
+# Codes of our own, for answers Viggle's table has no code for (same body shape). A script
+# written for Viggle keeps working on the status; the code tells it the refusal is ours.
+BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
 NOT_FOUND = "NOT_FOUND"
 FORBIDDEN = "FORBIDDEN"
 RATE_LIMITED = "RATE_LIMITED"
@@ -34,7 +38,8 @@ UPSTREAM = "UPSTREAM_UNAVAILABLE"
 ACTIONS: dict[str, str] = {
     MISSING_KEY: "Send Authorization: Bearer <your personal token> (Viggle Studio, API tokens)",
     BAD_KEY: "Check your token: it may have been revoked; create a new one in Viggle Studio",
-    NO_CREDITS: "Your monthly budget is used up: ask an admin or wait for the next month",
+    NO_CREDITS: "The organisation's Viggle account is out of credits: ask an admin to top it up",
+    BUDGET_EXCEEDED: "Your monthly budget is used up: ask an admin or wait for the next month",
     FAST_FULL: "Retry with fast=false or wait",
     NOT_FOUND: "Check the id",
     FORBIDDEN: "Only its owner or an admin can do that",
@@ -44,11 +49,21 @@ ACTIONS: dict[str, str] = {
 }
 DEFAULT_ACTION = "Check your request parameters"
 
-# Every code this API can answer with, and its HTTP status (for the OpenAPI document and tests).
-STATUS_OF: dict[str, int] = {
+# Viggle's documented codes (shared/docs/viggle-api.md, "Error codes") and their HTTP status:
+# an upstream refusal with one of these reaches the script as Viggle gave it.
+VIGGLE_STATUS: dict[str, int] = {
     MISSING_KEY: 401,
     BAD_KEY: 401,
     NO_CREDITS: 402,
+    FAST_FULL: 400,
+    VALIDATION: 400,
+    **{f"CS-ORIV-{n:03d}": 400 for n in range(1, 13)},
+}
+
+# Every code this API can answer with, and its HTTP status (for the OpenAPI document and tests).
+STATUS_OF: dict[str, int] = {
+    **VIGGLE_STATUS,
+    BUDGET_EXCEEDED: 402,
     FORBIDDEN: 403,
     NOT_FOUND: 404,
     METHOD_NOT_ALLOWED: 405,
@@ -67,26 +82,54 @@ class ApiError(Exception):
         *,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        action: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or STATUS_OF.get(code, 400)
         self.headers = headers or {}
+        self.action = action
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+def error_body(code: str, message: str, action: str | None = None) -> dict[str, dict[str, str]]:
     return {
         "detail": {
             "error_code": code,
             "message": message,
-            "action": ACTIONS.get(code, DEFAULT_ACTION),
+            "action": action or ACTIONS.get(code, DEFAULT_ACTION),
         }
     }
 
 
 def error_response(error: ApiError) -> JsonResponse:
-    response = JsonResponse(error_body(error.code, error.message), status=error.status)
+    response = JsonResponse(
+        error_body(error.code, error.message, error.action), status=error.status
+    )
     for name, value in error.headers.items():
         response[name] = value
     return response
+
+
+# What the script should do about an upstream refusal that is the organisation's, not its own.
+UPSTREAM_ACTIONS: dict[str, str] = {
+    MISSING_KEY: "The server's Viggle key is not set: ask an admin of Viggle Studio",
+    BAD_KEY: "The server's Viggle key was refused: ask an admin of Viggle Studio to replace it",
+    NO_CREDITS: "The organisation's Viggle account is out of credits: ask an admin to top it up",
+}
+
+
+def upstream_error(exc: ViggleError) -> ApiError:
+    """A Viggle refusal passed on as Viggle gave it, so a script takes the branch it would take
+    against Viggle: every documented code keeps its code and status (402 for the account's
+    credits, 400 for fast capacity and input errors, 401 when the server's key is refused).
+    An upstream 429 stays a 429 with its Retry-After. Only an answer that is no refusal (Viggle
+    unreachable, a 5xx, an unreadable body) is an outage: 502 UPSTREAM_UNAVAILABLE."""
+    code = exc.code or ""
+    if code in VIGGLE_STATUS:
+        status = exc.status if exc.status and 400 <= exc.status < 500 else VIGGLE_STATUS[code]
+        return ApiError(code, exc.human_message, status=status, action=UPSTREAM_ACTIONS.get(code))
+    if exc.status == 429:
+        headers = {"Retry-After": str(max(1, round(exc.retry_after or 1)))}
+        return ApiError(RATE_LIMITED, "Viggle is rate limiting requests", headers=headers)
+    return ApiError(UPSTREAM, exc.human_message)
