@@ -104,6 +104,11 @@ class SimHelper:
     def creates(self) -> list[dict[str, Any]]:
         return self.calls("POST", "/api/render")
 
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        """Every upstream render job's inputs (upload digests or preprocessed ids), by job id."""
+        jobs = self.http.get(self.control_url, params={"jobs": 1}).json()["jobs"]
+        return {job["job_id"]: job for job in jobs}
+
     # clients and waiting
     def client(self, **overrides: Any) -> ViggleClient:
         """A client on the simulator whose backoff sleeps are recorded in `sleeps`, not slept."""

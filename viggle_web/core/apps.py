@@ -11,3 +11,9 @@ class CoreConfig(AppConfig):
         from viggle_web.core.converters import PublicIdConverter
 
         register_converter(PublicIdConverter, "pubid")
+
+        from viggle_web.core import forksafe
+
+        # django-q2's workers and gunicorn's --preload workers are forked: no database
+        # connection or pool may cross the fork (DB_POOL=true corrupted the worker).
+        forksafe.install()
