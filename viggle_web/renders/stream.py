@@ -162,6 +162,35 @@ def _use_listen() -> bool:
     return connection.vendor == "postgresql"
 
 
+# OPTIONS that Django (or psycopg's Python API) consumes itself: not libpq connection keywords.
+_NOT_CONNINFO = {
+    "pool",
+    "isolation_level",
+    "assume_role",
+    "server_side_binding",
+    "cursor_factory",
+    "context",
+    "prepare_threshold",
+}
+
+
+def listen_conninfo(db: dict) -> str:
+    """The libpq connection string of the LISTEN connection: the same database, credentials and
+    options (``sslmode``, ``sslrootcert``, ``connect_timeout``, ``options``, ...) as Django's
+    own connections, all of which DATABASE_URL's query string puts in OPTIONS."""
+    from psycopg.conninfo import make_conninfo
+
+    options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if k not in _NOT_CONNINFO}
+    return make_conninfo(
+        **{k: str(v) for k, v in options.items() if v is not None},
+        dbname=db.get("NAME") or "",
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=str(db.get("PORT") or "") or None,
+    )
+
+
 class _Listener:
     """One LISTEN connection per process, fanned out to the open streams. A notification's
     payload is the changed job's public id, so only the streams showing that job are woken
@@ -200,16 +229,8 @@ class _Listener:
 
     async def _run(self) -> None:
         import psycopg
-        from psycopg.conninfo import make_conninfo
 
-        db = settings.DATABASES["default"]
-        conninfo = make_conninfo(
-            dbname=db.get("NAME") or "",
-            user=db.get("USER") or None,
-            password=db.get("PASSWORD") or None,
-            host=db.get("HOST") or None,
-            port=str(db.get("PORT") or "") or None,
-        )
+        conninfo = listen_conninfo(settings.DATABASES["default"])
         while self.waiters:
             try:
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
