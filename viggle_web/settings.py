@@ -7,6 +7,7 @@ production (DEBUG=false) must be given a SECRET_KEY and a real VIGGLE_API_KEY.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -112,6 +113,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "viggle_web.core.clientip.ClientAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,7 +139,23 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# The client's address behind reverse proxies (viggle_web/core/clientip.py, django-ipware): how
+# many proxies stand in front of the app, each appending to X-Forwarded-For, and optionally
+# their addresses/networks. 0 (the default) ignores X-Forwarded-For: the peer is the client.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS", [])
+for _proxy in TRUSTED_PROXY_IPS:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXY_IPS: {_proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+        )
+if TRUSTED_PROXY_IPS and not TRUSTED_PROXY_COUNT:
+    raise ImproperlyConfigured("TRUSTED_PROXY_IPS needs TRUSTED_PROXY_COUNT (1 for one proxy)")
+# Login throttling counts failures per (username, client address): one address cannot lock a
+# member out for everyone else, and behind a proxy each client keeps its own address.
+AXES_CLIENT_IP_CALLABLE = "viggle_web.core.clientip.client_ip"
 
 # Content Security Policy: no inline or third-party script anywhere; htmx and our small scripts
 # are served from our own static files. Inline style attributes are allowed (progress bars).

@@ -36,7 +36,8 @@ def test_member_admin_actions_are_recorded(admin_client, admin_user, member):
         "budget_changed",
     ]
     role = AuditEvent.objects.get(action="role_changed")
-    assert role.actor == admin_user and role.details == {"from": "member", "to": "admin"}
+    assert role.actor == admin_user
+    assert role.details == {"from": "member", "to": "admin", "address": "127.0.0.1"}
 
 
 def test_token_and_asset_deletes_are_recorded(member_client, member):

@@ -26,6 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from viggle_web.accounts.models import User
 from viggle_web.bodylimit import accepts_uploads
+from viggle_web.core.clientip import client_ip
 from viggle_web.gateway import errors, payloads, services
 from viggle_web.gateway.auth import authenticate
 from viggle_web.gateway.errors import ApiError, error_response
@@ -56,7 +57,7 @@ class FieldSizeLimitHandler(FileUploadHandler):
 
 
 def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    return client_ip(request) or "unknown"
 
 
 def _rate(key: str, limit: int) -> None:
@@ -72,7 +73,7 @@ def _rate(key: str, limit: int) -> None:
 def api_endpoint(
     *, methods: tuple[str, ...], public: bool | Callable[[HttpRequest], bool] = False
 ) -> Callable[[ApiView], ApiView]:
-    """Method check, token auth (unless ``public``), rate limit (per token; per client address
+    """Token auth (unless ``public``), method check, rate limit (per member; per client address
     on public endpoints), streamed and capped uploads, and Viggle-shaped errors for every
     refusal, including malformed bodies (never a 500 for bad input)."""
 
@@ -89,16 +90,19 @@ def api_endpoint(
             ]
             request.too_big_fields = limit_handler.too_big  # type: ignore[attr-defined]
             try:
+                # As Viggle does: without a valid key a token path answers 401 whatever the
+                # method, so a script learns about its key before anything else.
+                is_public = public(request) if callable(public) else public
+                token = None if is_public else authenticate(request)
                 if request.method not in methods:
                     raise ApiError(
                         errors.METHOD_NOT_ALLOWED,
                         f"Method {request.method} not allowed",
                         headers={"Allow": ", ".join(methods)},
                     )
-                if public(request) if callable(public) else public:
+                if token is None:
                     _rate(f"ip:{_client_address(request)}", ip_limit())
                     return view(request, None, *args, **kwargs)
-                token = authenticate(request)
                 # Per member: more tokens do not buy a member more requests.
                 _rate(f"member:{token.user_id}", token_limit())
                 return view(request, token.user, *args, **kwargs)
