@@ -34,6 +34,23 @@
       htmx.swap(existing, message.data, { swapStyle: "outerHTML" });
     }
   });
+  // Job status changes are announced to screen readers: live fragments carry data-announce
+  // (their status in words); a polite live region says it when it changes.
+  const announced = {};
+  function remember(scope) {
+    scope.querySelectorAll("[data-announce][id]").forEach(function (el) {
+      announced[el.id] = el.dataset.announce;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { remember(document); });
+  document.addEventListener("htmx:load", function (event) {
+    const el = event.target;
+    if (!el || !el.dataset || !el.dataset.announce || !el.id) return;
+    if (announced[el.id] === el.dataset.announce) return;
+    const region = document.getElementById("live-announcer");
+    if (region && el.dataset.status !== undefined) region.textContent = el.dataset.announce;
+    announced[el.id] = el.dataset.announce;
+  });
   // htmx: show server error messages instead of failing silently.
   document.addEventListener("htmx:responseError", function (event) {
     const box = document.getElementById("notices");

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from viggle_web.assets.models import Asset
 from viggle_web.core.filters import filter_messages, filter_values
-from viggle_web.renders import selectors, services
+from viggle_web.renders import presenters, selectors, services
 from viggle_web.renders.forms import DownloadForm, JobFilterForm, RenderForm, StreamForm
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
@@ -202,7 +202,7 @@ def _owner_action(
 @require_POST
 def job_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
     return _owner_action(
-        request, public_id, services.job_cancel, "Render cancelled; its credits were released."
+        request, public_id, services.job_cancel, "Render cancelled; its credits were refunded."
     )
 
 
@@ -246,7 +246,7 @@ def job_download(request: HttpRequest, public_id: str) -> FileResponse:
     field = getattr(job, which)
     if not field:
         raise Http404("This render has no such file (yet).")
-    filename = f"{job.public_id}-{which}.{'jpg' if which == 'poster' else 'mp4'}"
+    filename = presenters.download_name(job, which)
     return FileResponse(
         field.open("rb"),
         as_attachment=request.GET.get("inline") != "1",
