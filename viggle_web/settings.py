@@ -76,6 +76,13 @@ VIGGLE_SIMULATOR_CREDITS = env_int("VIGGLE_SIMULATOR_CREDITS", 10_000, minimum=0
 # Server-side fetches of member-supplied URLs refuse private/loopback/link-local addresses unless
 # this is on (development and tests, where the simulator itself lives on loopback).
 ALLOW_PRIVATE_FETCH = env_bool("ALLOW_PRIVATE_FETCH", DEBUG)
+# Server-side fetches of members' *_url inputs (viggle_web/core/netsafety.py): a total deadline,
+# a minimum transfer rate (judged after a few seconds), and fetches in flight per member and in
+# total per web process; more are refused at once (429 on the API).
+URL_FETCH_TIMEOUT_SECONDS = env_float("URL_FETCH_TIMEOUT_SECONDS", 300.0, minimum=1.0)
+URL_FETCH_MIN_BYTES_PER_SECOND = env_int("URL_FETCH_MIN_BYTES_PER_SECOND", 32 * 1024, minimum=1)
+URL_FETCH_MAX_IN_FLIGHT = env_int("URL_FETCH_MAX_IN_FLIGHT", 8, minimum=1)
+URL_FETCH_MAX_PER_MEMBER = env_int("URL_FETCH_MAX_PER_MEMBER", 2, minimum=1)
 
 # The Viggle-compatible API for members' scripts (viggle_web/gateway).
 GATEWAY_RATE_LIMIT_PER_MINUTE = env_int("GATEWAY_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
@@ -97,10 +104,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    # Before django_q: its `qcluster` command is replaced by core's (it stops cleanly on SIGTERM).
+    "viggle_web.core",
     "django_q",
     "axes",
     "csp",
-    "viggle_web.core",
     "viggle_web.accounts",
     "viggle_web.viggle",
     "viggle_web.simulator",
@@ -324,6 +332,9 @@ POLLER_SLOT_LEASE_SECONDS = env_int("POLLER_SLOT_LEASE_SECONDS", 30, minimum=2)
 POLLER_THREADS = env_int("POLLER_THREADS", 16, minimum=1)
 POLLER_BATCH = env_int("POLLER_BATCH", 200, minimum=1)
 POLLER_LOOP_SECONDS = env_float("POLLER_LOOP_SECONDS", 55.0, minimum=1.0)
+# How long a worker process may take to stop after SIGTERM (viggle_web/core/qworker.py): the
+# task it runs ends its turn; after this it is killed and its work left to another worker.
+WORKER_STOP_SECONDS = env_float("WORKER_STOP_SECONDS", 5.0, minimum=0.5)
 if POLLER_LOOP_SECONDS >= Q_TIMEOUT:
     raise ImproperlyConfigured("POLLER_LOOP_SECONDS must be shorter than Q_TIMEOUT")
 

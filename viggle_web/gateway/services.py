@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
@@ -41,14 +41,15 @@ from viggle_web.assets.services import (
     template_id_parse,
 )
 from viggle_web.core.audit import audit_record
-from viggle_web.core.netsafety import FetchError, fetch_to_file
+from viggle_web.core.netsafety import FetchError, fetch_slot, fetch_to_file
 from viggle_web.gateway import errors
 from viggle_web.gateway.errors import ApiError
-from viggle_web.gateway.models import ApiObject, ApiToken
+from viggle_web.gateway.models import ApiObject, ApiRender, ApiToken
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.services import RenderRefused, RenderRequest, job_cancel, job_submit
 from viggle_web.usage.selectors import budget_status
-from viggle_web.usage.services import BudgetExceeded
+from viggle_web.usage.services import BudgetExceeded, budget_enforce, credit_charge_character
+from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import ViggleError
 
 TOKEN_PREFIX = "vs_"  # noqa: S105 - a marker, not a secret
@@ -66,9 +67,8 @@ BACKGROUND_MODES = {
 BG_COLOR_RE = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
 TRUE = ("true", "1", "yes", "on")
 FALSE = ("false", "0", "no", "off")
-# When neither the member nor the organisation has a cap, /api/credits reports this balance
-# (a number, so scripts that compare it keep working) and "unlimited": true.
-UNLIMITED_BALANCE = 1_000_000_000
+# Every character preprocess costs 1 credit at Viggle (viggle-api.md, "Credits").
+CHARACTER_CREDITS = 1
 
 
 # --- tokens ---------------------------------------------------------------------------------------
@@ -207,15 +207,26 @@ def _refusal_code(refused: UploadRefused, kind: str) -> str:
     return errors.VALIDATION
 
 
-def _fetch_upload(url: str, field: str) -> UploadedFile:
-    """Fetch a member's URL (guarded: core.netsafety) into a temp-file upload."""
+def _fetch_upload(url: str, field: str, user: User) -> UploadedFile:
+    """Fetch a member's URL (guarded: core.netsafety) into a temp-file upload. The request's
+    database connection is given back first (a slow URL must not hold one: pages would run
+    out), and the fetch takes one of the member's and the process's fetch slots."""
+    if not connection.in_atomic_block:
+        connection.close()
     upload = TemporaryUploadedFile("download", "application/octet-stream", 0, None)
     try:
-        result = fetch_to_file(url, upload.file, max_bytes=settings.MAX_UPLOAD_BYTES)
+        with fetch_slot(member=str(user.pk)):
+            result = fetch_to_file(url, upload.file, max_bytes=settings.MAX_UPLOAD_BYTES)
     except FetchError as exc:
         upload.close()
         if exc.too_large:
             raise ApiError(errors.FILE_TOO_LARGE, f"{field}: file larger than the limit")
+        if exc.busy:
+            raise ApiError(
+                errors.RATE_LIMITED,
+                f"Could not fetch {field}: {exc.reason}",
+                headers={"Retry-After": "5"},
+            )
         raise ApiError(errors.VALIDATION, f"Could not fetch {field}: {exc.reason}")
     upload.name = result.filename
     upload.size = result.size
@@ -243,7 +254,7 @@ def _asset_from(
     upload = (
         media.upload
         if media.upload is not None
-        else _fetch_upload(media.url or "", media.url_field)
+        else _fetch_upload(media.url or "", media.url_field, user)
     )
     try:
         result = asset_create(user=user, upload=upload)
@@ -364,15 +375,36 @@ def _prepare(*, user: User, asset: Asset, model: str = "") -> None:
 
 def character_create(*, user: User, name: str | None, image: MediaInput) -> ApiObject:
     """POST /api/characters/preprocess: the image becomes a gallery asset and a Viggle
-    character (1 credit, booked to the member, refused over budget)."""
+    character. Every call books 1 credit to the member (refused over budget), as every call
+    costs 1 at Viggle: a script budgets the same against us as against Viggle. When the
+    gallery already has the image as a character, that one is reused upstream (no second
+    preprocess), and the credit is still booked, under this object's own subject."""
     name = _required_name(name)
     asset = _asset_from(
         user=user, media=image, kind=Asset.Kind.IMAGE, missing_code=errors.NEED_IMAGE
     )
-    _prepare(user=user, asset=asset)
-    return ApiObject.objects.create(
-        kind=ApiObject.Kind.CHARACTER, asset=asset, name=name, owner=user
+    obj = ApiObject(kind=ApiObject.Kind.CHARACTER, asset=asset, name=name, owner=user)
+    existing = (
+        ViggleResource.objects.filter(asset=asset, kind=ViggleResource.Kind.CHARACTER)
+        .exclude(status=ViggleResource.Status.FAILED)
+        .exists()
     )
+    if not existing:
+        _prepare(user=user, asset=asset)  # books the character's credit
+        obj.save()
+        return obj
+    try:
+        with transaction.atomic():
+            budget_enforce(user=user, credits=CHARACTER_CREDITS)
+            credit_charge_character(
+                user=user,
+                subject=f"character:{asset.pk}:api:{obj.public_id}",
+                note=f"character of {asset.name} again (through the API; reused upstream)",
+            )
+            obj.save()
+    except BudgetExceeded as exc:
+        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
+    return obj
 
 
 def scene_create(
@@ -514,7 +546,7 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
             raise ApiError(errors.NEED_VIDEO, "Driving video (or scene_id) required")
 
     model = _model(data.model)
-    background = _background(data.background_mode)
+    background = _background(data.background_mode)  # checked now; a scene's may replace it
     bg_color = _bg_color(data.bg_color)
     fast = _flag(data.fast, "fast")
     if fast and not (data.driving_video.upload is not None or scene_id):
@@ -526,6 +558,9 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
     if scene_id:
         scene, model = _scene_for_render(user, scene_id, model)
         motion = scene.asset
+        if not (data.background_mode or "").strip() and scene.background_mode:
+            # The scene was preprocessed with a background mode: it is the render's default.
+            background = scene.background_mode
         if mapping is not None:
             if motion.kind != Asset.Kind.TEMPLATE:
                 raise ApiError(errors.BAD_MAPPING, "character_mapping needs an imported template")
@@ -566,13 +601,23 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
         fast=fast,
         character_mapping=asset_mapping,
     )
+    # What the script asked for, which is what Viggle's `mode` reports (see ApiRender).
+    if fast:
+        mode = ApiRender.Mode.FAST
+    elif scene_id:
+        mode = ApiRender.Mode.PREPROCESSED
+    else:
+        mode = ApiRender.Mode.FULL_PIPELINE
     try:
-        return job_submit(
-            owner=user,
-            idempotency_key=idempotency_key,
-            request=request,
-            source=RenderJob.Source.API,
-        )
+        with transaction.atomic():
+            job = job_submit(
+                owner=user,
+                idempotency_key=idempotency_key,
+                request=request,
+                source=RenderJob.Source.API,
+            )
+            ApiRender.objects.get_or_create(job=job, defaults={"mode": mode})
+        return job
     except BudgetExceeded as exc:
         raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
     except RenderRefused as exc:
@@ -618,8 +663,11 @@ def api_status(job: RenderJob) -> str:
 
 
 def api_mode(job: RenderJob) -> str:
-    if job.upstream_mode:
-        return job.upstream_mode
+    """Viggle's ``mode`` for an API job: what the script asked for (ApiRender)."""
+    asked = ApiRender.objects.filter(job_id=job.pk).values_list("mode", flat=True).first()
+    if asked:
+        return asked
+    # A job from before ApiRender was kept: judged from its inputs.
     if job.fast:
         return "fast"
     motion = job.motion
@@ -639,15 +687,30 @@ def api_mode(job: RenderJob) -> str:
 
 
 def credits_summary(*, user: User) -> dict[str, Any]:
-    """GET /api/credits for the token's member: ``balance`` is what they may still spend this
-    month (the smaller of their own and the organisation's remaining budget; UNLIMITED_BALANCE
-    with "unlimited": true when neither is capped); ``total_used`` is what they spent this
-    month; ``total_purchased`` is their monthly cap (null when uncapped)."""
+    """GET /api/credits for the token's member. ``balance`` is what they can spend now: their
+    own remaining monthly budget when they have a cap (never more than the organisation's
+    remaining budget when that is capped too); else the organisation's remaining budget; and
+    when neither is capped, what the organisation's Viggle account holds (asked of Viggle).
+    ``balance_source`` says which of the three it is. ``total_used`` is what they spent this
+    month; ``total_purchased`` and ``monthly_cap`` are their cap (null when uncapped)."""
     status = budget_status(user=user)
     remaining = status.remaining
+    if status.member.cap is not None:
+        source = "member_budget"
+        if status.org.cap is not None and status.org.remaining < status.member.remaining:
+            source = "organisation_budget"
+        balance: float = remaining if remaining is not None else 0
+    elif status.org.cap is not None:
+        source, balance = "organisation_budget", status.org.remaining
+    else:
+        try:
+            upstream = get_client().credits().balance
+        except ViggleError as exc:
+            raise errors.upstream_error(exc)
+        source, balance = "viggle_account", upstream
     return {
-        "balance": remaining if remaining is not None else UNLIMITED_BALANCE,
-        "unlimited": remaining is None,
+        "balance": int(balance) if float(balance).is_integer() else balance,
+        "balance_source": source,
         "total_purchased": status.member.cap,
         "total_used": status.member.used,
         "monthly_cap": status.member.cap,
