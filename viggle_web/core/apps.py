@@ -17,3 +17,7 @@ class CoreConfig(AppConfig):
         # django-q2's workers and gunicorn's --preload workers are forked: no database
         # connection or pool may cross the fork (DB_POOL=true corrupted the worker).
         forksafe.install()
+
+        from viggle_web.core import qworker
+
+        qworker.connect_signals()

@@ -22,6 +22,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from viggle_web.core import qworker
 from viggle_web.renders import services
 from viggle_web.renders.models import PollerSlot, RenderJob
 from viggle_web.viggle.client import get_client
@@ -268,6 +269,8 @@ def run_loop(
     """Poll for up to ``seconds``. Returns how many job turns were worked, or None when every
     poller slot was taken (another loop is already on duty)."""
     owner = owner or worker_name()
+    # A worker asked to stop (SIGTERM) ends the loop after the current turn, freeing its slot.
+    stop = stop or qworker.STOPPING
     slot = claim_slot(owner) if need_slot else None
     if need_slot and slot is None:
         return None
@@ -278,7 +281,7 @@ def run_loop(
         with ThreadPoolExecutor(
             max_workers=settings.POLLER_THREADS, thread_name_prefix="poller"
         ) as pool:
-            while time.monotonic() < deadline and not (stop and stop.is_set()):
+            while time.monotonic() < deadline and not stop.is_set():
                 if slot is not None and not _renew(slot, owner):
                     break  # our slot lease ran out and another loop took over
                 count = run_once(owner, pool)
@@ -292,7 +295,7 @@ def run_loop(
                         break  # nothing to do: free the worker; a new send starts a loop
                 else:
                     idle_since = None
-                time.sleep(min(seconds_until_next_due(), max(0.0, deadline - time.monotonic())))
+                stop.wait(min(seconds_until_next_due(), max(0.0, deadline - time.monotonic())))
             _close_thread_connections(pool, settings.POLLER_THREADS)
     finally:
         if slot is not None:
