@@ -4,24 +4,17 @@ selector, render the page or (for htmx) one of its partials. Login is enforced b
 from __future__ import annotations
 
 import json
-import mimetypes
-import re
-from collections.abc import Iterator
-from typing import IO
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -41,6 +34,7 @@ from viggle_web.assets.forms import (
 from viggle_web.assets.models import Asset
 from viggle_web.assets.uploads import SizeLimitUploadHandler
 from viggle_web.bodylimit import accepts_uploads
+from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.usage.selectors import budget_status
 from viggle_web.usage.services import BudgetExceeded
@@ -326,8 +320,6 @@ def template_import(request: HttpRequest) -> HttpResponse:
 
 # --- Files: only through these views, after the login check ---------------------------------------
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
 
 @require_GET
 def media_file(request: HttpRequest, pk: int) -> HttpResponse:
@@ -346,52 +338,5 @@ def media_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _serve(request: HttpRequest, name: str, content_type: str, filename: str) -> HttpResponse:
-    """Stream a stored file; honours a single HTTP Range so browsers can seek in videos."""
-    try:
-        size = default_storage.size(name)
-        handle = default_storage.open(name, "rb")
-    except (OSError, FileNotFoundError):
-        raise Http404("The file is missing.")
-    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    match = _RANGE.match(request.headers.get("Range", "").strip())
-    if match and (match.group(1) or match.group(2)):
-        first, last = match.groups()
-        if first:
-            start = int(first)
-            end = min(int(last), size - 1) if last else size - 1
-        else:  # "bytes=-N": the last N bytes
-            start, end = max(0, size - int(last)), size - 1
-        if start > end or start >= size:
-            handle.close()
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        handle.seek(start)
-        response = StreamingHttpResponse(
-            _read_range(handle, end - start + 1), status=206, content_type=content_type
-        )
-        response["Content-Length"] = str(end - start + 1)
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    else:
-        response = FileResponse(handle, content_type=content_type)
-        response["Content-Length"] = str(size)
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Disposition"] = f'inline; filename="{_safe_filename(filename)}"'
-    return response
-
-
-def _read_range(handle: IO[bytes], length: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
-    try:
-        while length > 0:
-            data = handle.read(min(chunk, length))
-            if not data:
-                break
-            length -= len(data)
-            yield data
-    finally:
-        handle.close()
-
-
-def _safe_filename(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._ -]", "_", name)[:100] or "file"
+    """Kept for callers in other apps; the one file server is core.files.serve_file."""
+    return serve_file(request, name=name, content_type=content_type, filename=filename)

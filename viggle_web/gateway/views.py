@@ -20,13 +20,14 @@ from django.core.files.uploadhandler import (
     SkipFile,
     TemporaryFileUploadHandler,
 )
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from viggle_web.accounts.models import User
 from viggle_web.bodylimit import accepts_uploads
 from viggle_web.core.clientip import client_ip
+from viggle_web.core.files import serve_file
 from viggle_web.gateway import errors, payloads, services
 from viggle_web.gateway.auth import authenticate
 from viggle_web.gateway.errors import ApiError, error_response
@@ -271,13 +272,17 @@ def credits(request: HttpRequest, user: User) -> HttpResponse:
 @api_endpoint(methods=("GET", "HEAD"), public=True)
 def signed_download(request: HttpRequest, user: None, token: str) -> HttpResponse:
     download = services.download_open(token=token)
-    response = FileResponse(
-        download.file.open("rb"),
-        content_type=download.content_type,
-        filename=download.filename,
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    try:
+        return serve_file(
+            request,
+            name=download.file.name,
+            storage=download.file.storage,
+            content_type=download.content_type,
+            filename=download.filename,
+            cache_control="private, no-store",
+        )
+    except Http404:
+        raise ApiError(errors.NOT_FOUND, "No such file (it may have been deleted)")
 
 
 @api_endpoint(methods=("GET",), public=True)

@@ -11,7 +11,6 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -24,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from viggle_web.assets.models import Asset
+from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.renders import presenters, selectors, services
 from viggle_web.renders.forms import DownloadForm, JobFilterForm, RenderForm, StreamForm
@@ -237,7 +237,7 @@ def job_delete_files(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_GET
-def job_download(request: HttpRequest, public_id: str) -> FileResponse:
+def job_download(request: HttpRequest, public_id: str) -> HttpResponse:
     job = _get_job_for_user(request, public_id)
     form = DownloadForm(request.GET)
     if not form.is_valid():
@@ -246,12 +246,13 @@ def job_download(request: HttpRequest, public_id: str) -> FileResponse:
     field = getattr(job, which)
     if not field:
         raise Http404("This render has no such file (yet).")
-    filename = presenters.download_name(job, which)
-    return FileResponse(
-        field.open("rb"),
-        as_attachment=request.GET.get("inline") != "1",
-        filename=filename,
+    return serve_file(
+        request,
+        name=field.name,
+        storage=field.storage,
         content_type="image/jpeg" if which == "poster" else "video/mp4",
+        filename=presenters.download_name(job, which),
+        attachment=request.GET.get("inline") != "1",
     )
 
 
