@@ -6,6 +6,7 @@ DATABASE_URL (the throwaway Postgres) is what the suite runs on.
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-000")
@@ -25,3 +26,8 @@ STORAGES["staticfiles"] = {  # noqa: F405
 }
 # Request threads of the live test server must not keep connections open past the test.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # The smoke run on SQLite (bin/test) starts web and worker processes on the test database:
+    # it must be a file beside the configured one, not Django's default in-memory database.
+    _name = Path(DATABASES["default"]["NAME"])  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(_name.with_name(f"test_{_name.name}"))}  # noqa: F405

@@ -2,15 +2,11 @@
 broker (the option for many worker machines) and a render completes through it.
 
 Needs the ``redis-server`` binary (Debian package redis-server) and the ``redis`` extra
-(pip install -e '.[redis]'); the test is skipped, saying which one is missing, otherwise.
+(pip install -e '.[redis]'), both installed by bin/test; the ``redis_url`` fixture
+(tests/conftest.py) starts a server of the test's own.
 """
 
 from __future__ import annotations
-
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
@@ -25,41 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 redis = pytest.importorskip(
     "redis", reason="the redis extra is not installed: pip install -e '.[redis]'"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def redis_url():
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        client = redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _redis_broker(url: str):
