@@ -11,9 +11,16 @@ def test_home_shows_navigation_for_an_admin(admin_client):
     assert "Members" in body and "Log out" in body and "alice" in body
 
 
-def test_home_hides_members_link_from_a_member(member_client):
-    body = member_client.get(reverse("home")).content.decode()
-    assert reverse("members:list") not in body
+def test_home_hides_members_link_from_a_member(member_client, admin_client):
+    link = f'href="{reverse("members:list")}"'
+    assert link in admin_client.get(reverse("home")).content.decode()
+    response = member_client.get(reverse("home"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    # The same page, navigation and all, for the member: only the admin's link is missing.
+    assert "bob" in body and "Log out" in body and reverse("renders:list") in body
+    assert link not in body
+    assert member_client.get(reverse("members:list")).status_code == 403
 
 
 def test_htmx_requests_carry_the_csrf_token(member_client):

@@ -3,6 +3,7 @@ the simulator over HTTP."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import httpx
@@ -15,6 +16,7 @@ from tests.workers import QCluster, wait_until
 from viggle_web.renders import services
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage.models import CreditEntry
+from viggle_web.usage.services import credits_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,18 +58,40 @@ def _all_final() -> bool:
     return not RenderJob.objects.filter(status__in=RenderJob.ACTIVE).exists()
 
 
+def _lease_holders(clusters: list[QCluster]) -> set[str]:
+    """Which of ``clusters`` hold a job's lease now. A lease owner is "host:pid:nonce"; the
+    worker process ``pid`` belongs to the process group (session) its cluster started."""
+    groups = {cluster.process.pid: cluster.name for cluster in clusters if cluster.process}
+    holders = set()
+    for owner in RenderJob.objects.exclude(lease_owner="").values_list("lease_owner", flat=True):
+        try:
+            holders.add(groups.get(os.getpgid(int(owner.split(":")[1])), "another process"))
+        except (IndexError, ValueError, ProcessLookupError):
+            continue  # the worker has exited since
+    return holders
+
+
 def test_two_clusters_finish_50_jobs_and_never_poll_one_job_concurrently(
     member, tmp_path, viggle_sim
 ):
     jobs = _submit_many(member, tmp_path, 50)
+    assert [job.estimate_credits for job in jobs] == [1] * 50  # one second of motion each
     clusters = [QCluster("a").start(), QCluster("b").start()]
+    holders: set[str] = set()
+
+    def finished() -> bool:
+        holders.update(_lease_holders(clusters))
+        return _all_final()
+
     try:
-        wait_until(_all_final, timeout=240, message="jobs still active after 240 s")
+        wait_until(finished, timeout=240, interval=0.05, message="jobs still active after 240 s")
     finally:
         for cluster in clusters:
             cluster.stop()
     statuses = Counter(RenderJob.objects.values_list("status", flat=True))
     assert statuses == {"complete": 50}, statuses
+    # Both clusters' workers took part (the task queue is shared), and nothing else did.
+    assert holders == {"a", "b"}
     # Exactly one upstream job per render: nothing was sent twice.
     assert len(viggle_sim.creates()) == 50
     # Every status call made upstream was recorded by the worker holding that job's lease:
@@ -76,10 +100,12 @@ def test_two_clusters_finish_50_jobs_and_never_poll_one_job_concurrently(
     gets = _status_gets(viggle_sim)
     for job in RenderJob.objects.all():
         assert gets[job.upstream_job_id] == job.poll_count, job.public_id
-    # Both clusters' workers took part (the task queue is shared).
-    assert all(job.output for job in RenderJob.objects.all())
+        # Each result was copied into our storage whole, and booked once at its actual length.
+        with job.output.open("rb") as output:
+            assert len(output.read()) == job.output_size > 0
+        total = CreditEntry.objects.filter(job=job).aggregate(s=Sum("credits"))["s"]
+        assert total == credits_for(job.output_seconds, fast=False)
     assert CreditEntry.objects.filter(kind="settle").count() == 50
-    assert sum(j.estimate_credits for j in jobs) == 50
 
 
 def test_killing_a_worker_mid_flight_loses_no_job(member, tmp_path, viggle_sim):

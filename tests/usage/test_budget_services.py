@@ -114,5 +114,11 @@ def test_releases_give_budget_back(admin_user, member, book):
     budget_set(actor=admin_user, user=member, monthly_cap=100)
     now = timezone.now()
     book(member, 80, when=now, subject="job:1")
+    with pytest.raises(BudgetExceeded):
+        _enforce(member, 21)  # while held, only 20 are left
     book(member, -80, when=now, kind="release", subject="job:1")
-    _enforce(member, 100)
+    status = budget_status(user=member).member
+    assert (status.used, status.remaining) == (0, 100)
+    _enforce(member, 100)  # the whole cap again
+    with pytest.raises(BudgetExceeded):
+        _enforce(member, 101)
