@@ -51,6 +51,23 @@
     if (region && el.dataset.status !== undefined) region.textContent = el.dataset.announce;
     announced[el.id] = el.dataset.announce;
   });
+  // Tables turn into cards on phones; each cell keeps its column's name (data-label). Templates
+  // set it where they can; this fills in any cell left without one, also in swapped fragments.
+  function labelCells(scope) {
+    (scope.matches && scope.matches("table") ? [scope] : scope.querySelectorAll("table.table")).forEach(function (table) {
+      const heads = Array.from(table.querySelectorAll("thead th")).map(function (th) { return th.textContent.trim(); });
+      table.querySelectorAll("tbody tr, tfoot tr").forEach(function (row) {
+        Array.from(row.children).forEach(function (cell, n) {
+          if (!cell.hasAttribute("data-label") && heads[n] && !cell.hasAttribute("colspan")) cell.setAttribute("data-label", heads[n]);
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { labelCells(document); });
+  document.addEventListener("htmx:load", function (event) {
+    const table = event.target.closest ? event.target.closest("table") : null;
+    if (table) labelCells(table);
+  });
   // htmx: show server error messages instead of failing silently.
   document.addEventListener("htmx:responseError", function (event) {
     const box = document.getElementById("notices");

@@ -73,6 +73,12 @@ def test_the_list_picks_up_a_job_started_through_the_api_and_follows_it_to_compl
         with page.expect_download() as download:
             row.get_by_role("link", name="Download").click()
         assert download.value.suggested_filename.endswith(".mp4")
+
+        # The gallery page of the motion it used shows the result the same way.
+        page.goto(f"{live_server.url}/gallery/{job.motion_id}/")
+        used = page.locator("tr.job-row", has_text="carol")
+        expect(used.locator("img.poster-thumb")).to_be_visible()
+        expect(used.get_by_role("link", name="Download")).to_be_visible()
     finally:
         worker.stop()
 

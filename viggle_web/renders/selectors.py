@@ -118,6 +118,6 @@ def renders_using_asset(asset: Asset, limit: int = 50) -> list[RenderJob]:
         used |= Q(pk__in=mapping_render_ids(asset=asset, limit=limit))
     return list(
         RenderJob.objects.filter(used)
-        .select_related("owner")
+        .select_related("owner", "character", "motion")
         .order_by("-created_at", "-id")[:limit]
     )

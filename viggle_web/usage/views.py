@@ -26,6 +26,8 @@ from viggle_web.usage.selectors import UsageReport, UsageRow
 
 # --- Report ------------------------------------------------------------------------------------
 
+SERIES_PAGE_ROWS = 31
+
 
 def _report_scope(request: HttpRequest, member_id: int | None) -> int | None:
     """Whose usage this request may see: admins anyone (None = everyone); members only their own,
@@ -71,6 +73,11 @@ def report(request: HttpRequest) -> HttpResponse:
         return render(request, "usage/report.html", context, status=400)
     context["chart"] = bar_chart(usage.series)
     context["csv_query"] = request.GET.urlencode()
+    # The per-day (or per-month) table is paged so the page stays a few screens tall; the chart
+    # and the CSV keep the whole period.
+    context["series_page"] = Paginator(usage.series, SERIES_PAGE_ROWS).get_page(
+        request.GET.get("rows")
+    )
     if user.is_admin:
         if usage.member_id is None:
             context["ledger_total"] = usage.total.credits  # already the whole ledger's sum
