@@ -22,11 +22,18 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from viggle_web.accounts.permissions import admin_required
 from viggle_web.assets.models import Asset
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.renders import presenters, selectors, services
-from viggle_web.renders.forms import DownloadForm, JobFilterForm, RenderForm, StreamForm
+from viggle_web.renders.forms import (
+    DownloadForm,
+    JobFilterForm,
+    RenderForm,
+    ResolveSendForm,
+    StreamForm,
+)
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
 from viggle_web.usage.selectors import budget_status
@@ -67,7 +74,9 @@ def _form_context(request: HttpRequest, form: RenderForm) -> dict:
 
     character, motion = chosen("character"), chosen("motion")
     fast = (form.data.get("fast") in ("on", "true", "1")) if form.is_bound else False
-    estimate = services.render_estimate(motion=motion, fast=fast) if motion else None
+    # No length yet (a template Viggle is still importing): no estimate rather than 0 credits.
+    known = motion is not None and bool(motion.duration_seconds)
+    estimate = services.render_estimate(motion=motion, fast=fast) if known else None
     return {
         "form": form,
         "characters": _picker_assets([Asset.Kind.IMAGE], character),
@@ -224,6 +233,33 @@ def job_rerun(request: HttpRequest, public_id: str) -> HttpResponse:
         return redirect("renders:detail", public_id=job.public_id)
     messages.success(request, "Render started again.")
     return redirect("renders:detail", public_id=new.public_id)
+
+
+@require_POST
+@admin_required
+def job_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
+    """An admin links the upstream job of a render whose send outcome was unknown, or releases
+    its credits."""
+    job = _get_job_for_user(request, public_id, write=True)
+    form = ResolveSendForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("The form is damaged; reload the page.")
+    release = form.cleaned_data["action"] == "release"
+    try:
+        services.job_resolve_send(
+            job=job,
+            actor=request.user,
+            upstream_job_id=form.cleaned_data["upstream_job_id"],
+            release=release,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            "Credits released." if release else "Linked to the Viggle job; it is followed now.",
+        )
+    return redirect("renders:detail", public_id=job.public_id)
 
 
 @require_POST
