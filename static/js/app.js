@@ -6,6 +6,30 @@
     if (dismiss) {
       dismiss.closest(".notice").remove();
     }
+    // A "Copy" button next to a link or token: copies the field's value and says so.
+    const copyButton = event.target.closest("[data-copy-target]");
+    if (copyButton) {
+      const field = document.getElementById(copyButton.dataset.copyTarget);
+      if (field) {
+        field.select();
+        const done = function () {
+          const label = copyButton.dataset.label || copyButton.textContent;
+          copyButton.dataset.label = label;
+          copyButton.textContent = "Copied";
+          const region = document.getElementById("live-announcer");
+          if (region) region.textContent = "Copied to the clipboard";
+          window.setTimeout(function () { copyButton.textContent = label; }, 2000);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(field.value).then(done, function () {
+            document.execCommand("copy"); done();
+          });
+        } else {
+          document.execCommand("copy"); done();
+        }
+      }
+      return;
+    }
     const copy = event.target.closest("[data-copy]");
     if (copy && copy.select) {
       copy.select();
@@ -33,6 +57,13 @@
       event.preventDefault();
       htmx.swap(existing, message.data, { swapStyle: "outerHTML" });
     }
+  });
+  // Confirmations fade after a few seconds instead of staying on the page (errors stay until
+  // dismissed). The server shows each message once; it is gone on the next page.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".notice-success, .notice-info").forEach(function (notice) {
+      window.setTimeout(function () { notice.remove(); }, 8000);
+    });
   });
   // Job status changes are announced to screen readers: live fragments carry data-announce
   // (their status in words); a polite live region says it when it changes.

@@ -33,6 +33,8 @@ class MemberCreateForm(forms.Form):
 
 
 class MemberUpdateForm(forms.Form):
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
     email = forms.EmailField()
     role = forms.ChoiceField(choices=User.Role.choices)
 
@@ -62,8 +64,31 @@ class LoginForm(AuthenticationForm):
     """Django's login form, refusing an over-long username before anything is looked up (the
     stock form sets max_length only on the widget)."""
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "deactivated": "This account is deactivated. Ask a team admin if you need it again.",
+    }
+
     def clean_username(self) -> str:
         username = self.cleaned_data.get("username") or ""
         if len(username) > 150:
             raise forms.ValidationError("That username is too long (150 characters at most).")
         return username
+
+    def clean(self) -> dict:
+        try:
+            return super().clean()
+        except forms.ValidationError as exc:
+            # Django's backend refuses inactive members with the same words as a wrong password.
+            # Only someone who knows the password learns that the account is deactivated.
+            if getattr(exc, "code", "") == "invalid_login" and self._deactivated():
+                raise forms.ValidationError(
+                    self.error_messages["deactivated"], code="deactivated"
+                ) from None
+            raise
+
+    def _deactivated(self) -> bool:
+        username = self.cleaned_data.get("username") or ""
+        password = self.cleaned_data.get("password") or ""
+        user = User.objects.filter(username=username, is_active=False).first()
+        return user is not None and user.check_password(password)

@@ -66,7 +66,16 @@ def _active_admin_count(exclude: User) -> int:
 
 
 @transaction.atomic
-def member_update(*, actor: User, user: User, role: str, email: str) -> User:
+def member_update(
+    *,
+    actor: User,
+    user: User,
+    role: str,
+    email: str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> User:
+    """Change a member's role, email and (when given) name."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if role not in User.Role.values:
         raise ValidationError({"role": "Choose admin or member."})
@@ -78,8 +87,12 @@ def member_update(*, actor: User, user: User, role: str, email: str) -> User:
     old_role = user.role
     user.role = role
     user.email = email
+    if first_name is not None:
+        user.first_name = first_name.strip()
+    if last_name is not None:
+        user.last_name = last_name.strip()
     user.full_clean(exclude=["password"])
-    user.save(update_fields=["role", "email"])
+    user.save(update_fields=["role", "email", "first_name", "last_name"])
     if old_role != role:
         audit_record(
             actor=actor,

@@ -84,7 +84,13 @@ def member_add(request: HttpRequest) -> HttpResponse:
 def member_edit(request: HttpRequest, member_id: int) -> HttpResponse:
     member = _get_member_for_admin(request, member_id)
     form = MemberUpdateForm(
-        request.POST or None, initial={"email": member.email, "role": member.role}
+        request.POST or None,
+        initial={
+            "first_name": member.first_name,
+            "last_name": member.last_name,
+            "email": member.email,
+            "role": member.role,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
