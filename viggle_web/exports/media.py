@@ -17,8 +17,12 @@ Formats
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import json
+import struct
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from typing import IO, Protocol
 
 import av
 import numpy as np
+from av.packet import PacketSideData, packet_sidedata_type_from_literal
 from PIL import Image
 
 Progress = Callable[[int, int], None]
@@ -50,6 +55,10 @@ VP9_OPTIONS = {
 }
 PRORES_OPTIONS = {"profile": "4444", "vendor": "apl0", "alpha_bits": "16"}
 PNG_OPTIONS = {"compression_level": "3"}
+# Decoders: slice threads only. Frame threading keeps a decoded 1080p frame set per thread
+# (tens of MB); the encoders are the slow part anyway.
+DECODER_THREADING = "SLICE"
+_BLOCK_ADDITIONAL = packet_sidedata_type_from_literal("matroska_block_additional")
 
 
 class ExportFailed(Exception):
@@ -157,18 +166,130 @@ class _PngZipWriter:
         self.zip.close()
 
 
-def _writer(fmt: str, out: str, *, rate: Fraction, width: int, height: int, threads: int):
+_RECORD = struct.Struct(">qI")  # pts, size: one alpha packet in the spool file
+
+
+def _vp9_encoder(*, rate: Fraction, width: int, height: int, threads: int):
+    codec = av.CodecContext.create("libvpx-vp9", "w")
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuv420p"
+    codec.time_base = Fraction(1, 1) / rate
+    codec.framerate = rate
+    codec.options = dict(VP9_OPTIONS)
+    codec.thread_count = threads
+    return codec
+
+
+def encode_alpha_stream(
+    frames: Iterator[np.ndarray],
+    spool: IO[bytes],
+    *,
+    rate: Fraction,
+    width: int,
+    height: int,
+    threads: int,
+    on_frame: Callable[[int], None] | None = None,
+) -> int:
+    """Encode alpha planes as their own VP9 stream (Y = alpha, U = V = 128, exactly as FFmpeg's
+    libvpx encoder makes its alpha stream) into ``spool``; returns the frame count."""
+    codec = _vp9_encoder(rate=rate, width=width, height=height, threads=threads)
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane in frame.planes[1:]:
+        np.frombuffer(plane, dtype=np.uint8)[:] = 128
+    luma = frame.planes[0]
+    rows = np.frombuffer(luma, dtype=np.uint8).reshape(luma.height, luma.line_size)
+    count = 0
+
+    def spill(packets) -> None:
+        for packet in packets:
+            data = bytes(packet)
+            spool.write(_RECORD.pack(packet.pts, len(data)))
+            spool.write(data)
+
+    for alpha in frames:
+        rows[:, :width] = alpha
+        frame.pts = count
+        spill(codec.encode(frame))
+        count += 1
+        if on_frame is not None:
+            on_frame(count)
+    spill(codec.encode(None))
+    return count
+
+
+class _Vp9AlphaWebmWriter:
+    """WebM with VP9 alpha, made in two passes so that only one VP9 encoder is alive at a time
+    (at 1080p each holds ~150 MB; FFmpeg's own alpha mode runs both at once): the alpha stream
+    is encoded first into a spool file (``encode_alpha_stream``), then the colour stream, each
+    packet carrying its frame's alpha packet as Matroska BlockAdditional id 1 (side data, as
+    libvpxenc attaches it), with AlphaMode=1 on the track. Decoders see the same file FFmpeg
+    would write."""
+
+    def __init__(
+        self, out: str, spool: IO[bytes], *, rate: Fraction, width: int, height: int, threads: int
+    ) -> None:
+        self.container = av.open(out, mode="w", format="webm")
+        self.stream = self.container.add_stream("libvpx-vp9", rate=rate)
+        self.stream.width, self.stream.height = width, height
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = dict(VP9_OPTIONS)
+        self.stream.thread_count = threads
+        self.stream.metadata["alpha_mode"] = "1"
+        self.time_base = Fraction(1, 1) / rate
+        self.spool = spool
+        self.spool.seek(0)
+
+    def _alpha_for(self, pts: int) -> bytes:
+        while True:
+            head = self.spool.read(_RECORD.size)
+            if len(head) < _RECORD.size:
+                raise MaskBroken("The mask video has fewer frames than the video.")
+            alpha_pts, size = _RECORD.unpack(head)
+            data = self.spool.read(size)
+            if alpha_pts == pts:
+                return data
+            if alpha_pts > pts:
+                raise ExportFailed("The alpha stream went out of step with the video.")
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            alpha = self._alpha_for(packet.pts)
+            side = PacketSideData(_BLOCK_ADDITIONAL, len(alpha) + 8)
+            side.update(struct.pack(">Q", 1) + alpha)
+            packet.set_sidedata(side, move=True)
+            self.container.mux(packet)
+
+    def write(self, frame: av.VideoFrame, index: int) -> None:
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        frame.pts = index
+        frame.time_base = self.time_base
+        self._mux(self.stream.encode(frame))
+
+    def close(self) -> None:
+        try:
+            self._mux(self.stream.encode())
+        finally:
+            self.container.close()
+
+    def abort(self) -> None:
+        self.container.close()
+
+
+def _writer(
+    fmt: str,
+    out: str,
+    *,
+    rate: Fraction,
+    width: int,
+    height: int,
+    threads: int,
+    spool: IO[bytes] | None = None,
+):
     if fmt == "webm":
-        return _VideoWriter(
-            out,
-            container_format="webm",
-            codec="libvpx-vp9",
-            pix_fmt="yuva420p",
-            options=VP9_OPTIONS,
-            rate=rate,
-            width=width,
-            height=height,
-            threads=threads,
+        assert spool is not None
+        return _Vp9AlphaWebmWriter(
+            out, spool, rate=rate, width=width, height=height, threads=threads
         )
     if fmt == "mov":
         writer = _VideoWriter(
@@ -217,7 +338,7 @@ def _open(source: IO[bytes] | str, what: str, error: type[ExportFailed]):
 
 def _frames(container, what: str, error: type[ExportFailed]) -> Iterator[av.VideoFrame]:
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
+    stream.thread_type = DECODER_THREADING
     try:
         yield from container.decode(stream)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -252,6 +373,7 @@ def combine(
         video_in.close()
         raise
     writer = None
+    stack = contextlib.ExitStack()
     try:
         stream = video_in.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -259,24 +381,59 @@ def combine(
         total = stream.frames or 0
         if not total and stream.duration and stream.time_base:
             total = round(float(stream.duration * stream.time_base) * float(rate))
-        writer = _writer(fmt, out, rate=rate, width=width, height=height, threads=threads)
+        still_at = min(total // 2, 12)
         masks = _frames(mask_in, "mask video", MaskBroken)
+        alphas = (mask_to_alpha(matte, width, height) for matte in masks)
+        spool = None
+        passes = 1
+        still_alpha: np.ndarray | None = None
+        mask_frames = 0
+        if fmt == "webm":
+            # First pass: the alpha stream alone (one VP9 encoder alive at a time). The second
+            # pass reads no mask: a missing alpha packet means the mask was too short.
+            passes = 2
+            spool = stack.enter_context(tempfile.TemporaryFile(prefix="viggle-alpha-"))
+
+            def keep_still(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+                nonlocal still_alpha
+                for index, alpha in enumerate(frames):
+                    if index == still_at:
+                        still_alpha = alpha.copy()
+                    yield alpha
+
+            mask_frames = encode_alpha_stream(
+                keep_still(itertools.islice(alphas, total or None)),
+                spool,
+                rate=rate,
+                width=width,
+                height=height,
+                threads=threads,
+                on_frame=(lambda n: on_progress(n, 2 * max(total, n))) if on_progress else None,
+            )
+            mask_in.close()
+            alphas = iter(())
+        writer = _writer(
+            fmt, out, rate=rate, width=width, height=height, threads=threads, spool=spool
+        )
         count = 0
         still: bytes | None = None
         for frame in _frames(video_in, "result video", ExportFailed):
-            matte = next(masks, None)
-            if matte is None:
-                raise MaskBroken(
-                    f"The mask video ends after {count} frames but the video has more "
-                    f"({total or 'unknown'}); it is damaged or does not belong to this result."
-                )
-            combined = with_alpha(frame, mask_to_alpha(matte, width, height))
-            if still is None and count >= min(total // 2, 12):
-                still = _still(combined)
-            writer.write(combined, count)
+            if spool is None:
+                alpha = next(alphas, None)
+                if alpha is None:
+                    raise MaskBroken(_too_short(count, total))
+                frame = with_alpha(frame, alpha)
+                if count == still_at:
+                    still = _still(frame)
+            elif count >= mask_frames:
+                raise MaskBroken(_too_short(mask_frames, total))
+            elif count == still_at and still_alpha is not None:
+                still = _still(with_alpha(frame, still_alpha))
+            writer.write(frame, count)
             count += 1
             if on_progress is not None:
-                on_progress(count, max(total, count))
+                done = (passes - 1) * max(total, count) + count
+                on_progress(done, passes * max(total, count))
         if count == 0:
             raise ExportFailed("No picture could be decoded from the result video.")
         writer.close()
@@ -293,6 +450,14 @@ def combine(
             writer.abort()
         mask_in.close()
         video_in.close()
+        stack.close()
+
+
+def _too_short(frames: int, total: int) -> str:
+    return (
+        f"The mask video ends after {frames} frames but the video has more "
+        f"({total or 'unknown'}); it is damaged or does not belong to this result."
+    )
 
 
 def _short(exc: Exception) -> str:

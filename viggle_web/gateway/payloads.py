@@ -69,7 +69,11 @@ def render_status(job: RenderJob, absolute: Absolute) -> dict[str, Any]:
         "completed_at": iso(job.completed_at),
         "chunks": [],
         # Ours, not Viggle's: alpha exports of a transparent result (POST .../exports).
-        "exports": _exports(job, absolute),
+        **(
+            {"exports": _exports(job, absolute)}
+            if job.background_mode == RenderJob.Background.TRANSPARENT
+            else {}
+        ),
         "progress": {
             "completed_chunks": 1 if status == "complete" else 0,
             "total_chunks": 1,
