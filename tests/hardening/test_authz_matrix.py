@@ -39,9 +39,11 @@ ROLES = ("anon", "owner", "other", "admin")
 
 # Outcome classes, one letter each, in ROLES order:
 #   L  302 to the login page          U  401 (API without a valid token/key)
-#   A  allowed: 200/201/204/206, a 302 that is not to login, or a 400 form re-render
+#   A  allowed: 200/201/204/206, or a 302 that is not to login
+#   B  let in, but the (empty) input refused: 400 (a form re-rendered with its errors, or an
+#      API's validation error): the request passed the access check and reached the handler
 #   F  403                            N  404                         M  405
-ALLOWED = {200, 201, 204, 206, 400}
+ALLOWED = {200, 201, 204, 206}
 
 
 def _walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
@@ -108,13 +110,14 @@ EXPECTED: dict[str, Expect] = {
     "gallery:preprocess": _e("L M M M", "L A A A", pk="asset_id"),
     "gallery:file": _e("L A A A", "L M M M", pk="asset_id"),
     "gallery:preview": _e("L A A A", "L M M M", pk="asset_id"),
-    # renders: shared for reading (and "render again" as oneself), changing needs owner/admin
+    # renders: shared for reading (and "render again" as oneself), changing needs owner/admin;
+    # an empty POST to a form that anyone may send is let in and refused on its input (B)
     "renders:list": _e("L A A A", "L M M M"),
-    "renders:new": _e("L A A A", "L A A A"),
+    "renders:new": _e("L A A A", "L B B B"),
     "renders:stream": _e("L A A A", "L M M M", query="stream_query"),
     "renders:detail": _e("L A A A", "L M M M", public_id="job_id"),
     "renders:cancel": _e("L M M M", "L A F A", public_id="job_id"),
-    "renders:rerun": _e("L M M M", "L A A A", public_id="job_id"),
+    "renders:rerun": _e("L M M M", "L B B B", public_id="job_id"),
     "renders:delete_files": _e("L M M M", "L A F A", public_id="job_id"),
     "renders:download": _e("L A A A", "L M M M", public_id="job_id", query="?file=output"),
     # usage: each member sees only their own report; budgets are admin-only
@@ -129,14 +132,14 @@ EXPECTED: dict[str, Expect] = {
     "tokens:revoke": _e("L M M M", "L A F A", token_id="token_id"),
     "tokens:api_help": _e("L A A A", "L M M M"),
     # the gateway: personal tokens; the roles below send their own token, anon sends none
-    "gateway:render_create": _e("M M M M", "U A A A"),
+    "gateway:render_create": _e("M M M M", "U B B B"),
     "gateway:render_detail": _e("A A A A", "M M M M", "U A F A", job_id="api_job_id"),
     "gateway:character_list": _e("U A A A", "M M M M"),
-    "gateway:character_preprocess": _e("M M M M", "U A A A"),
+    "gateway:character_preprocess": _e("M M M M", "U B B B"),
     "gateway:character_detail": _e("U A N A", "M M M M", "U A N A", character_id="character_id"),
     "gateway:scene_list": _e("U A A A", "M M M M"),
-    "gateway:scene_preprocess": _e("M M M M", "U A A A"),
-    "gateway:scene_import": _e("M M M M", "U A A A"),
+    "gateway:scene_preprocess": _e("M M M M", "U B B B"),
+    "gateway:scene_import": _e("M M M M", "U B B B"),
     "gateway:scene_detail": _e("U A N A", "M M M M", "U A N A", scene_id="scene_id"),
     "gateway:credits": _e("U A A A", "M M M M"),
     "gateway:signed_download": _e("A A A A", "M M M M", token="signed_token"),
@@ -153,7 +156,7 @@ EXPECTED: dict[str, Expect] = {
     "simulator:scene_detail": _e("U U U U", "U U U U", scene_id="missing"),
     "simulator:credits": _e("U U U U", "U U U U"),
     "simulator:cdn_file": _e("N N N N", "M M M M", name="missing_cdn"),
-    "simulator:control": _e("A A A A", "A A A A"),
+    "simulator:control": _e("A A A A", "B B B B"),
 }
 
 
@@ -235,7 +238,7 @@ def _classify(response) -> str:
         return "L" if response["Location"].startswith("/login/") else "A"
     if status in ALLOWED:
         return "A"
-    return {401: "U", 403: "F", 404: "N", 405: "M"}.get(status, str(status))
+    return {400: "B", 401: "U", 403: "F", 404: "N", 405: "M"}.get(status, str(status))
 
 
 def _close(response) -> None:
