@@ -111,13 +111,17 @@ INSTALLED_APPS = [
     "csp",
     "viggle_web.accounts",
     "viggle_web.viggle",
-    "viggle_web.simulator",
     "viggle_web.assets",
     "viggle_web.renders",
     "viggle_web.exports",
     "viggle_web.usage",
     "viggle_web.gateway",
 ]
+if VIGGLE_SIMULATOR_ENABLED:
+    # The stand-in Viggle, a development tool: only in the process that serves it
+    # (`manage.py viggle_simulator`, bin/run), never in production, where its tables are
+    # therefore never migrated. The app itself never mounts it (viggle_web/urls.py).
+    INSTALLED_APPS.append("viggle_web.simulator")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -337,6 +341,11 @@ POLLER_LOOP_SECONDS = env_float("POLLER_LOOP_SECONDS", 55.0, minimum=1.0)
 WORKER_STOP_SECONDS = env_float("WORKER_STOP_SECONDS", 5.0, minimum=0.5)
 if POLLER_LOOP_SECONDS >= Q_TIMEOUT:
     raise ImproperlyConfigured("POLLER_LOOP_SECONDS must be shorter than Q_TIMEOUT")
+# Alpha exports (viggle_web/exports): a long 1080p export takes minutes, so its task gets its own
+# timeout; a copy the broker hands out again after Q_RETRY finds the export leased and returns.
+EXPORT_TIMEOUT_SECONDS = env_int("EXPORT_TIMEOUT_SECONDS", 3600, minimum=60)
+EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 120, minimum=10)
+EXPORT_THREADS = env_int("EXPORT_THREADS", 2, minimum=1)
 
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
