@@ -44,16 +44,16 @@ def test_an_unknown_token_is_401_cs_uorc01_007(method, path):
 
 
 def test_a_non_bearer_header_counts_as_missing():
-    response = Client().get("/api/credits", headers={"Authorization": "Basic abc"})
+    response = Client().get("/api/characters", headers={"Authorization": "Basic abc"})
     assert response.status_code == 401
     assert detail(response)["error_code"] == "CS-UORC01-006"
 
 
 def test_a_revoked_token_is_401_cs_uorc01_007(member, api):
-    assert api.get("/api/credits").status_code == 200
+    assert api.get("/api/characters").status_code == 200
     token = ApiToken.objects.get(user=member)
     token_revoke(token=token, actor=member)
-    response = api.get("/api/credits")
+    response = api.get("/api/characters")
     assert response.status_code == 401
     assert detail(response)["error_code"] == "CS-UORC01-007"
 
@@ -61,7 +61,7 @@ def test_a_revoked_token_is_401_cs_uorc01_007(member, api):
 def test_a_deactivated_members_tokens_stop_working(member, api):
     member.is_active = False
     member.save()
-    response = api.get("/api/credits")
+    response = api.get("/api/characters")
     assert response.status_code == 401
     assert detail(response)["error_code"] == "CS-UORC01-007"
 
@@ -74,28 +74,28 @@ def test_only_the_hash_is_stored_and_last_use_is_recorded(member):
     assert created.raw not in {token.name, token.prefix, token.token_hash}
     assert created.raw.startswith(token.prefix) and len(token.prefix) <= 10
     assert token.last_used_at is None
-    assert Api(Client(), created.raw).get("/api/credits").status_code == 200
+    assert Api(Client(), created.raw).get("/api/characters").status_code == 200
     token.refresh_from_db()
     assert token.last_used_at is not None
 
 
 def test_a_token_acts_with_its_members_role(admin_api, api):
-    # Seen through /api/credits: each token answers for its own member.
-    assert admin_api.get("/api/credits").status_code == 200
-    assert api.get("/api/credits").json()["total_used"] == 0
+    # Seen through /api/characters: each token answers for its own member.
+    assert admin_api.get("/api/characters").status_code == 200
+    assert api.get("/api/characters").json()["total"] == 0
 
 
 def test_too_many_requests_get_429_with_retry_after(settings, api, other_api):
     settings.GATEWAY_RATE_LIMIT_PER_MINUTE = 3
     for _ in range(3):
-        assert api.get("/api/credits").status_code == 200
-    response = api.get("/api/credits")
+        assert api.get("/api/characters").status_code == 200
+    response = api.get("/api/characters")
     assert response.status_code == 429
     assert detail(response)["error_code"] == "RATE_LIMITED"
     assert 1 <= int(response["Retry-After"]) <= 60
     # The count lives in the database (shared by every web process), per member.
     assert RateCounter.objects.get(key__startswith="member:").count == 3
-    assert other_api.get("/api/credits").status_code == 200
+    assert other_api.get("/api/characters").status_code == 200
 
 
 def test_the_status_endpoint_is_limited_per_address(settings, anon_api):

@@ -34,7 +34,7 @@ def test_the_openapi_document_lists_every_gateway_path():
     assert doc["openapi"].startswith("3.")
     assert doc["servers"] == [{"url": "http://testserver"}]
     routes = _gateway_routes()
-    assert len(routes) == 12
+    assert len(routes) == 13
     assert sorted(doc["paths"]) == sorted(routes)
     # Every documented error code of Viggle's table that this API answers is listed.
     codes = doc["components"]["schemas"]["Error"]["properties"]["detail"]["properties"][
@@ -59,14 +59,16 @@ def test_a_member_creates_sees_once_and_revokes_a_token(member_client, member):
     again = member_client.get(reverse("tokens:list")).content.decode()
     assert raw not in again and token.prefix in again
     assert (
-        Client().get("/api/credits", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+        Client().get("/api/characters", headers={"Authorization": f"Bearer {raw}"}).status_code
+        == 200
     )
     response = member_client.post(reverse("tokens:revoke", args=[token.pk]))
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None and token.revoked_by == member
     assert (
-        Client().get("/api/credits", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+        Client().get("/api/characters", headers={"Authorization": f"Bearer {raw}"}).status_code
+        == 401
     )
 
 

@@ -165,3 +165,215 @@ def test_only_an_upstream_that_cannot_answer_is_our_outage(viggle_sim, api):
     response = import_template(api)
     assert response.status_code == 502, response.content
     assert detail(response)["error_code"] == "UPSTREAM_UNAVAILABLE"
+
+
+# --- shapes ---------------------------------------------------------------------------------
+
+
+def openapi_codes(client) -> set[str]:
+    doc = client.get("/api/openapi.json").json()
+    error = doc["components"]["schemas"]["Error"]
+    return set(error["properties"]["detail"]["properties"]["error_code"]["enum"])
+
+
+def test_without_a_valid_key_every_token_path_is_401_before_anything_else(api, anon_api):
+    for method, path in [
+        ("post", "/api/render"),
+        ("put", "/api/render"),
+        ("delete", "/api/render/r_unknown"),
+        ("get", "/api/characters"),
+        ("patch", "/api/characters/x"),
+        ("post", "/api/scenes/import"),
+        ("get", "/api/credits"),
+        ("post", "/api/credits"),
+    ]:
+        missing = getattr(anon_api.client, method)(path)
+        assert missing.status_code == 401, (method, path, missing.content)
+        assert detail(missing)["error_code"] == "CS-UORC01-006"
+        wrong = getattr(anon_api.client, method)(
+            path, headers={"Authorization": "Bearer sk-not-a-token"}
+        )
+        assert wrong.status_code == 401, (method, path)
+        assert detail(wrong)["error_code"] == "CS-UORC01-007"
+
+
+def test_our_own_refusals_have_codes_of_their_own_listed_in_the_schema(
+    viggle_sim, api, member, settings, tmp_path
+):
+    from viggle_web.usage.models import Budget
+
+    listed = openapi_codes(api.client)
+    # Over the member's budget: 402 like Viggle's, with our code (Viggle's credits are fine).
+    Budget.objects.create(user=member, monthly_cap=1)
+    png, mp4 = make_png(tmp_path / "a.png"), make_mp4(tmp_path / "b.mp4", seconds=2.0)
+    with png.open("rb") as ref, mp4.open("rb") as drv:
+        over = api.post("/api/render", {"ref_image": ref, "driving_video": drv})
+    assert over.status_code == 402
+    assert detail(over)["error_code"] == "BUDGET_EXCEEDED"
+    assert "budget" in detail(over)["message"]
+    # Not found.
+    missing = api.delete("/api/render/r_unknown")
+    assert missing.status_code == 404 and detail(missing)["error_code"] == "NOT_FOUND"
+    # Rate limited.
+    settings.GATEWAY_RATE_LIMIT_PER_MINUTE = 1
+    api.get("/api/characters")
+    limited = api.get("/api/characters")
+    assert limited.status_code == 429 and detail(limited)["error_code"] == "RATE_LIMITED"
+    assert {"BUDGET_EXCEEDED", "NOT_FOUND", "RATE_LIMITED"} <= listed
+    assert viggle_sim.creates() == []
+
+
+def prepare_on_the_api(api, png: Path, mp4: Path, **scene_data) -> tuple[str, str]:
+    """A character and a scene made through the API, prepared by the worker's own tasks
+    against the simulator until Viggle says they are ready."""
+    from tests.template_flow import follow_preprocessing
+    from viggle_web.assets import tasks as asset_tasks
+    from viggle_web.assets.models import ViggleResource
+
+    with png.open("rb") as fh:
+        character = api.post("/api/characters/preprocess", {"name": "Hero", "image": fh})
+    with mp4.open("rb") as fh:
+        scene = api.post("/api/scenes/preprocess", {"name": "Walk", "video": fh, **scene_data})
+    assert character.status_code == scene.status_code == 200, (character.content, scene.content)
+    for resource in ViggleResource.objects.filter(upstream_id=""):
+        asset_tasks.resource_submit(resource.pk)
+    follow_preprocessing()
+    return character.json()["character_id"], scene.json()["scene_id"]
+
+
+def follow_render(job_id: str, timeout: float = 60.0) -> RenderJob:
+    """Send and follow a job with the worker's own task and poll loop until it is final."""
+    import time
+
+    from viggle_web.renders import poller, tasks
+
+    job = RenderJob.objects.get(public_id=job_id)
+    if job.status == RenderJob.Status.PENDING and not job.upstream_job_id:
+        tasks.job_send(job.pk)
+    deadline = time.monotonic() + timeout
+    while True:
+        job.refresh_from_db()
+        if job.is_final:
+            return job
+        assert time.monotonic() < deadline, job.status
+        poller.run_loop(seconds=0.5)
+
+
+def test_mode_is_what_the_script_asked_for(viggle_sim, api, tmp_path):
+    png, mp4 = make_png(tmp_path / "hero.png"), make_mp4(tmp_path / "walk.mp4", seconds=1.0)
+    character, scene = prepare_on_the_api(api, png, mp4)
+    # On demand, with files the gallery has already prepared: still full_pipeline, though we
+    # send it to Viggle as a preprocessed render.
+    with png.open("rb") as ref, mp4.open("rb") as drv:
+        created = api.post("/api/render", {"ref_image": ref, "driving_video": drv})
+    assert created.status_code == 200, created.content
+    assert created.json()["mode"] == "full_pipeline"
+    job = follow_render(created.json()["job_id"])
+    assert job.status == "complete" and job.upstream_mode == "preprocessed"
+    status = api.client.get(f"/api/render/{job.public_id}").json()
+    assert status["mode"] == "full_pipeline"
+    # By ids: preprocessed; fast: fast.
+    by_ids = api.post("/api/render", {"character_id": character, "scene_id": scene})
+    assert by_ids.json()["mode"] == "preprocessed"
+    fast = api.post("/api/render", {"character_id": character, "scene_id": scene, "fast": "true"})
+    assert fast.json()["mode"] == "fast"
+
+
+def test_mask_cdn_url_is_there_for_transparent_renders_only(viggle_sim, api, tmp_path):
+    png, mp4 = make_png(tmp_path / "hero.png"), make_mp4(tmp_path / "walk.mp4", seconds=1.0)
+    answers = {}
+    for background in ("original", "transparent"):
+        with png.open("rb") as ref, mp4.open("rb") as drv:
+            created = api.post(
+                "/api/render",
+                {"ref_image": ref, "driving_video": drv, "background_mode": background},
+            )
+        job_id = created.json()["job_id"]
+        queued = api.client.get(f"/api/render/{job_id}").json()
+        assert follow_render(job_id).status == "complete"
+        answers[background] = (queued, api.client.get(f"/api/render/{job_id}").json())
+    queued, done = answers["original"]
+    assert "mask_cdn_url" not in queued and "mask_cdn_url" not in done
+    assert done["cdn_url"]
+    queued, done = answers["transparent"]
+    assert queued["mask_cdn_url"] is None
+    mask = api.client.get(done["mask_cdn_url"])
+    assert mask.status_code == 200 and mask["Content-Type"] == "video/mp4"
+
+
+def test_scene_preprocess_honours_background_mode_and_its_default(viggle_sim, api, tmp_path):
+    png = make_png(tmp_path / "hero.png")
+    clear = make_mp4(tmp_path / "walk.mp4", seconds=1.0)
+    character, transparent = prepare_on_the_api(api, png, clear, background_mode="transparent")
+    with make_mp4(tmp_path / "run.mp4", seconds=1.5).open("rb") as fh:
+        plain = api.post("/api/scenes/preprocess", {"name": "Run", "video": fh}).json()
+    assert api.get(f"/api/scenes/{transparent}").json()["background_mode"] == "transparent"
+    assert api.get(f"/api/scenes/{plain['scene_id']}").json()["background_mode"] == "original"
+    # A render from the transparent scene is transparent unless the script says otherwise.
+    response = api.post("/api/render", {"character_id": character, "scene_id": transparent})
+    job = RenderJob.objects.get(public_id=response.json()["job_id"])
+    assert job.background_mode == "transparent"
+    assert api.client.get(f"/api/render/{job.public_id}").json()["mask_cdn_url"] is None
+    solid = api.post(
+        "/api/render",
+        {"character_id": character, "scene_id": transparent, "background_mode": "solid"},
+    )
+    assert RenderJob.objects.get(public_id=solid.json()["job_id"]).background_mode == "solid"
+
+
+# --- credits and repeat preprocessing --------------------------------------------------------
+
+
+def test_credits_tell_a_member_what_they_can_spend(viggle_sim, api, member):
+    from viggle_web.usage.models import Budget, OrgBudget
+
+    # No caps: what the organisation's Viggle account holds, asked of Viggle.
+    viggle_sim.set_credits(1234)
+    body = api.get("/api/credits").json()
+    assert (body["balance"], body["balance_source"]) == (1234, "viggle_account")
+    assert body["total_used"] == 0 and body["total_purchased"] is None
+    assert "unlimited" not in body
+    # An organisation cap: its remaining budget.
+    OrgBudget.objects.update_or_create(pk=1, defaults={"monthly_cap": 50})
+    body = api.get("/api/credits").json()
+    assert (body["balance"], body["balance_source"]) == (50, "organisation_budget")
+    # The member's own cap: their remaining budget (never more than the organisation's).
+    Budget.objects.create(user=member, monthly_cap=20)
+    body = api.get("/api/credits").json()
+    assert (body["balance"], body["balance_source"]) == (20, "member_budget")
+    assert body["monthly_cap"] == 20 and body["organisation_remaining"] == 50
+    Budget.objects.filter(user=member).update(monthly_cap=80)
+    body = api.get("/api/credits").json()
+    assert (body["balance"], body["balance_source"]) == (50, "organisation_budget")
+    # Documented in the schema.
+    doc = api.client.get("/api/openapi.json").json()
+    credits = doc["components"]["schemas"]["Credits"]["properties"]
+    assert credits["balance"]["type"] == "number" and "balance_source" in credits
+
+
+def test_a_repeat_character_preprocess_books_what_viggle_books_and_says_so(
+    viggle_sim, api, member, tmp_path
+):
+    png = make_png(tmp_path / "hero.png")
+    answers = []
+    for _ in range(2):
+        with png.open("rb") as fh:
+            answers.append(api.post("/api/characters/preprocess", {"name": "Hero", "image": fh}))
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.json()["credits_charged"] for a in answers] == [1, 1]
+    # Booked to the member twice, 1 credit each, as two preprocesses cost at Viggle.
+    entries = CreditEntry.objects.filter(user=member, kind="character")
+    assert sorted(entries.values_list("credits", flat=True)) == [1, 1]
+    assert api.get("/api/credits").json()["balance"] == viggle_sim.state()["credits"]
+    # The second is a character of its own that reports its credit.
+    second = answers[1].json()["character_id"]
+    assert second != answers[0].json()["character_id"]
+    assert api.get(f"/api/characters/{second}").json()["credits_used"] == 1
+    # Over budget, a repeat is refused like a first one.
+    from viggle_web.usage.models import Budget
+
+    Budget.objects.create(user=member, monthly_cap=2)
+    with png.open("rb") as fh:
+        third = api.post("/api/characters/preprocess", {"name": "Hero", "image": fh})
+    assert third.status_code == 402 and detail(third)["error_code"] == "BUDGET_EXCEEDED"
+    assert entries.count() == 2

@@ -19,7 +19,7 @@ def _token(client: Client, name: str) -> str | None:
 
 
 def _api(raw: str) -> int:
-    return Client().get("/api/credits", headers={"Authorization": f"Bearer {raw}"}).status_code
+    return Client().get("/api/characters", headers={"Authorization": f"Bearer {raw}"}).status_code
 
 
 def test_reactivation_does_not_revive_old_sessions_or_tokens(

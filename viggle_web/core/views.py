@@ -26,7 +26,13 @@ def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "errors/404.html", status=404)
+    if request.path.startswith("/api/"):
+        # Scripts get Viggle's error body there, also for a path that matches no route.
+        detail = {"error_code": "NOT_FOUND", "message": "Not found", "action": "Check the URL"}
+        return JsonResponse({"detail": detail}, status=404)
+    response = render(request, "errors/404.html", status=404)
+    response.friendly = True  # type: ignore[attr-defined]
+    return response
 
 
 def error_500(request: HttpRequest) -> HttpResponse:

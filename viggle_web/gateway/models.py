@@ -87,6 +87,25 @@ class ApiObject(models.Model):
         return f"{prefix}_{self.public_id.replace('-', '')[:12]}"
 
 
+class ApiRender(models.Model):
+    """What a script asked for in POST /api/render. Viggle's ``mode`` reports the request
+    (uploads: full_pipeline, ids: preprocessed, fast), not how we sent it upstream: an on-demand
+    render goes to Viggle as a preprocessed one when the gallery already has both prepared."""
+
+    class Mode(models.TextChoices):
+        FULL_PIPELINE = "full_pipeline", "Full pipeline"
+        PREPROCESSED = "preprocessed", "Preprocessed"
+        FAST = "fast", "Fast"
+
+    job = models.OneToOneField(
+        "renders.RenderJob", on_delete=models.CASCADE, primary_key=True, related_name="api_render"
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.mode}"
+
+
 class RateCounter(models.Model):
     """One fixed window of a rate limit (``key`` is "token:<id>" or "ip:<address>"). Shared by
     every web process through the database; incremented with conditional UPDATEs."""

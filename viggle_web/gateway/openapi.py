@@ -1,7 +1,11 @@
 """The OpenAPI 3 description of the Viggle-compatible API (served at /api/openapi.json).
 
-Paths are written as the gateway's URL conf spells them (``/api/render/{job_id}``); a test
-checks that every route of the ``gateway`` namespace is described here.
+It is the contract scripts are held to and the gateway is tested against: every path, method,
+field, status and error body the gateway answers with is here, and the answer objects allow no
+field that is not listed. Paths are written as the gateway's URL conf spells them
+(``/api/render/{job_id}``); a test checks that every route of the ``gateway`` namespace is
+described, and a schemathesis run (tests/gateway/test_schema_contract.py) drives the live
+gateway from this document and checks every answer against it.
 """
 
 from __future__ import annotations
@@ -9,34 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from viggle_web.gateway import errors
-from viggle_web.gateway.services import UNLIMITED_BALANCE
 
-ERROR_CODES = sorted(
-    {
-        errors.MISSING_KEY,
-        errors.BAD_KEY,
-        errors.NO_CREDITS,
-        errors.FAST_FULL,
-        errors.VALIDATION,
-        errors.NEED_IMAGE,
-        errors.NEED_VIDEO,
-        errors.VIDEO_FORMAT,
-        errors.VIDEO_TOO_LONG,
-        errors.FILE_TOO_LARGE,
-        errors.TOO_MANY_PIXELS,
-        errors.VIDEO_UNREADABLE,
-        errors.NO_CHARACTER,
-        errors.NO_SCENE,
-        errors.SCENE_NOT_READY,
-        errors.BAD_BACKGROUND,
-        errors.BAD_MAPPING,
-        errors.NOT_FOUND,
-        errors.FORBIDDEN,
-        errors.RATE_LIMITED,
-        errors.METHOD_NOT_ALLOWED,
-        errors.UPSTREAM,
-    }
-)
+# Every code an error body may carry: Viggle's documented ones, then ours.
+ERROR_CODES = sorted(errors.STATUS_OF)
+OUR_CODES = sorted(set(errors.STATUS_OF) - set(errors.VIGGLE_STATUS))
+ID_PATTERN = "^[A-Za-z0-9_-]{1,80}$"  # the gateway's `pubid` URL converter
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -51,23 +32,43 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "required": True}}
+RATE_LIMITED = {
+    "429": {
+        **_error(
+            "RATE_LIMITED: per member (token paths) or per client address (public paths); "
+            "wait Retry-After seconds"
+        ),
+        "headers": RETRY_AFTER,
+    }
+}
 AUTH_ERRORS = {
     "401": _error(
-        "Token missing (CS-UORC01-006) or invalid, revoked, member deactivated (CS-UORC01-007)"
+        "CS-UORC01-006: no token; CS-UORC01-007: the token is invalid, revoked or its member "
+        "deactivated. Answered before anything else on every token path, whatever the method."
     ),
-    "429": {
-        **_error("Rate limited (per token); see Retry-After"),
-        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-    },
+    **RATE_LIMITED,
 }
-BAD_INPUT = {"400": _error("Validation failed: CS-UORC01-002 or CS-ORIV-001..012")}
+BAD_INPUT = {"400": _error("CS-UORC01-002 (failed validation) or CS-ORIV-001..012")}
 OVER_BUDGET = {
     "402": _error(
-        "The member's (or organisation's) monthly budget is used up "
-        "(CS-UORC01-008); nothing was sent to Viggle"
+        "BUDGET_EXCEEDED: the member's (or the organisation's) monthly budget in Viggle Studio "
+        "is used up; nothing was sent to Viggle. CS-UORC01-008: Viggle itself refused, the "
+        "organisation's Viggle account has too few credits."
     )
 }
-NOT_FOUND = {"404": _error("Unknown id, or one the token's member may not see")}
+UPSTREAM = {
+    "502": _error(
+        "UPSTREAM_UNAVAILABLE: Viggle could not be reached or gave no usable answer (a refusal "
+        "by Viggle keeps its own code and status instead)"
+    )
+}
+NOT_FOUND = {
+    "404": _error(
+        "NOT_FOUND (or CS-ORIV-008/009 for characters/scenes): unknown id, "
+        "or one the token's member may not see"
+    )
+}
 TOKEN = [{"bearer": []}]
 PAGE_PARAMS = [
     {
@@ -75,24 +76,51 @@ PAGE_PARAMS = [
         "in": "query",
         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
     },
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0},
+    },
 ]
 
 
 def _id_param(name: str) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": ID_PATTERN},
+        }
+    ]
 
 
-def _multipart(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+def _form(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A form body: multipart (files) or url-encoded (fields only), as Viggle takes them."""
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
+    fields = {k: v for k, v in properties.items() if v is not FILE}
+    plain: dict[str, Any] = {"type": "object", "properties": fields}
+    if required:
+        plain["required"] = required
     return {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": schema},
-            "application/x-www-form-urlencoded": {"schema": schema},
+            "application/x-www-form-urlencoded": {"schema": plain},
         },
+    }
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict:
+    """An answer object: exactly these fields (``required`` defaults to all of them)."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+        **extra,
     }
 
 
@@ -105,44 +133,57 @@ BACKGROUND = {
     "description": "inpaint is an alias of original",
 }
 STAMP = {"type": "string", "format": "date-time"}
+NULL_STAMP = {**STAMP, "nullable": True}
 NULL_STR = {"type": "string", "nullable": True}
+NULL_INT = {"type": "integer", "nullable": True}
+NULL_NUM = {"type": "number", "nullable": True}
+MODES = ["full_pipeline", "preprocessed", "fast"]
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "properties": {
-            "detail": {
-                "type": "object",
-                "properties": {
-                    "error_code": {"type": "string", "enum": ERROR_CODES},
+    "Error": _obj(
+        {
+            "detail": _obj(
+                {
+                    "error_code": {
+                        "type": "string",
+                        "enum": ERROR_CODES,
+                        "description": (
+                            "Viggle's documented codes keep Viggle's meaning and status (also "
+                            "when Viggle itself refused the organisation's request); codes of "
+                            f"our own: {', '.join(OUR_CODES)}"
+                        ),
+                    },
                     "message": {"type": "string"},
                     "action": {"type": "string"},
-                },
-                "required": ["error_code", "message", "action"],
-            }
+                }
+            )
         },
-    },
-    "RenderCreated": {
-        "type": "object",
-        "properties": {
+        description="Viggle's error body (FastAPI style), for every refusal",
+    ),
+    "RenderCreated": _obj(
+        {
             "job_id": {"type": "string"},
             "status": {"type": "string", "enum": ["queued"]},
-            "mode": {"type": "string", "enum": ["full_pipeline", "preprocessed", "fast"]},
+            "mode": {
+                "type": "string",
+                "enum": MODES,
+                "description": "what was asked for: uploads or URLs full_pipeline, ids "
+                "preprocessed, fast=true fast (even when we send it to Viggle another way)",
+            },
             "enqueued_at": STAMP,
-            "credits_charged": {"type": "integer", "description": "credits reserved (estimate)"},
+            "credits_charged": {"type": "integer", "description": "credits reserved"},
             "poll_url": {"type": "string"},
             "status_url": {"type": "string"},
-        },
-    },
-    "RenderStatus": {
-        "type": "object",
-        "properties": {
+        }
+    ),
+    "RenderStatus": _obj(
+        {
             "job_id": {"type": "string"},
             "status": {
                 "type": "string",
                 "enum": ["queued", "processing", "complete", "failed", "cancelled"],
             },
-            "mode": {"type": "string"},
+            "mode": {"type": "string", "enum": MODES},
             "progress_pct": {"type": "integer", "minimum": 0, "maximum": 100},
             "checkpoint": {
                 "type": "string",
@@ -151,42 +192,110 @@ SCHEMAS: dict[str, Any] = {
             },
             "cdn_url": {
                 **NULL_STR,
-                "description": "absolute signed link to the kept MP4, "
+                "description": "when complete: an absolute signed link to our copy of the MP4, "
                 "valid for an hour, no auth; poll again for a fresh one",
             },
             "download_url": {**NULL_STR, "description": "same as cdn_url"},
-            "mask_cdn_url": {**NULL_STR, "description": "transparent renders only"},
+            "mask_cdn_url": {
+                **NULL_STR,
+                "description": "transparent renders only (absent for the others): the mask "
+                "video (white = character) once complete, null before",
+            },
             "error": NULL_STR,
             "error_code": NULL_STR,
             "error_message": NULL_STR,
             "created_at": STAMP,
-            "completed_at": {**STAMP, "nullable": True},
+            "completed_at": NULL_STAMP,
             "chunks": {"type": "array", "items": {}, "maxItems": 0},
-            "progress": {
-                "type": "object",
-                "properties": {
+            "exports": {
+                "type": "array",
+                "items": _ref("Export"),
+                "description": "ours, transparent renders only (absent for the others): "
+                "the alpha exports asked for (POST /api/render/{job_id}/exports), each with a "
+                "signed url once complete",
+            },
+            "progress": _obj(
+                {
                     "completed_chunks": {"type": "integer"},
                     "total_chunks": {"type": "integer"},
                     "percent": {"type": "integer"},
-                },
-            },
+                }
+            ),
         },
-    },
-    "Created": {
-        "type": "object",
-        "properties": {
-            "character_id": {"type": "string", "description": "characters only"},
-            "scene_id": {"type": "string", "description": "scenes only"},
+        required=[
+            "job_id",
+            "status",
+            "mode",
+            "progress_pct",
+            "checkpoint",
+            "cdn_url",
+            "download_url",
+            "error",
+            "error_code",
+            "error_message",
+            "created_at",
+            "completed_at",
+            "chunks",
+            "progress",
+        ],
+    ),
+    "Cancelled": _obj(
+        {
+            "job_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["cancelled"]},
+            "success": {"type": "boolean"},
+            "credits_refunded": {"type": "integer"},
+        }
+    ),
+    "Export": _obj(
+        {
+            "format": {"type": "string", "enum": ["webm", "mov", "png"]},
+            "status": {
+                "type": "string",
+                "enum": ["waiting", "queued", "running", "complete", "failed"],
+            },
+            "progress_pct": {"type": "integer", "minimum": 0, "maximum": 100},
+            "url": {**NULL_STR, "description": "signed link once complete"},
+            "content_type": {"type": "string"},
+            "filename": {"type": "string"},
+            "size_bytes": NULL_INT,
+            "frames": NULL_INT,
+            "duration_seconds": NULL_NUM,
+            "width": NULL_INT,
+            "height": NULL_INT,
+            "error_message": NULL_STR,
+            "created_at": STAMP,
+            "completed_at": NULL_STAMP,
+        }
+    ),
+    "Exports": _obj(
+        {"job_id": {"type": "string"}, "exports": {"type": "array", "items": _ref("Export")}}
+    ),
+    "CharacterCreated": _obj(
+        {
+            "character_id": {"type": "string"},
             "job_id": {"type": "string"},
             "status": {"type": "string", "enum": ["pending"]},
             "enqueued_at": STAMP,
-        },
-    },
-    "Character": {
-        "type": "object",
-        "properties": {
+            "credits_charged": {
+                "type": "integer",
+                "description": "1, booked to the member for every preprocess as at Viggle, "
+                "also when the gallery already had this image as a character (it is reused)",
+            },
+        }
+    ),
+    "SceneCreated": _obj(
+        {
+            "scene_id": {"type": "string"},
+            "job_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending"]},
+            "enqueued_at": STAMP,
+        }
+    ),
+    "Character": _obj(
+        {
             "id": {"type": "string"},
-            "name": {"type": "string"},
+            "name": {"type": "string", "minLength": 1},
             "status": {"type": "string", "enum": ["pending", "processing", "ready", "failed"]},
             "job_id": {"type": "string"},
             "error": NULL_STR,
@@ -194,58 +303,104 @@ SCHEMAS: dict[str, Any] = {
             "thumbnail_url": {**NULL_STR, "description": "signed link, valid for an hour"},
             "credits_used": {"type": "integer"},
             "created_at": STAMP,
-            "completed_at": {**STAMP, "nullable": True},
-        },
-    },
-    "Scene": {
-        "type": "object",
-        "properties": {
+            "completed_at": NULL_STAMP,
+        }
+    ),
+    "Scene": _obj(
+        {
             "id": {"type": "string"},
-            "name": {"type": "string"},
+            "name": {"type": "string", "minLength": 1},
             "status": {"type": "string", "enum": ["pending", "ready", "failed"]},
             "model": {**NULL_STR, "description": "null for an imported template"},
-            "duration_seconds": {"type": "number", "nullable": True},
-            "fps": {"type": "number", "nullable": True},
-            "total_frames": {"type": "integer", "nullable": True},
-            "width": {"type": "integer", "nullable": True},
-            "height": {"type": "integer", "nullable": True},
+            "background_mode": {
+                "type": "string",
+                "enum": ["original", "solid", "transparent"],
+                "description": "as preprocessed (default original); a render from this scene "
+                "without a background_mode of its own takes it",
+            },
+            "duration_seconds": NULL_NUM,
+            "fps": NULL_NUM,
+            "total_frames": NULL_INT,
+            "width": NULL_INT,
+            "height": NULL_INT,
             "job_id": {"type": "string"},
             "error_message": NULL_STR,
             "credits_used": {"type": "integer"},
             "created_at": STAMP,
-            "completed_at": {**STAMP, "nullable": True},
+            "completed_at": NULL_STAMP,
+            "template_id": {"type": "string", "description": "imported templates only"},
             "segments": {
                 "type": "array",
                 "items": _ref("Segment"),
                 "description": "imported templates only",
             },
         },
-    },
+        required=[
+            "id",
+            "name",
+            "status",
+            "model",
+            "background_mode",
+            "duration_seconds",
+            "fps",
+            "total_frames",
+            "width",
+            "height",
+            "job_id",
+            "error_message",
+            "credits_used",
+            "created_at",
+            "completed_at",
+        ],
+    ),
     "Segment": {
         "type": "object",
         "properties": {"uuid": {"type": "string"}, "type": {"type": "string"}},
+        "required": ["uuid"],
     },
-    "Success": {"type": "object", "properties": {"success": {"type": "boolean"}}},
-    "Credits": {
-        "type": "object",
-        "description": (
-            "The token's member's budget for this month. balance: credits they may still spend "
-            "(the smaller of their own and the organisation's remaining budget); when neither "
-            f"is capped, balance is {UNLIMITED_BALANCE} and unlimited is true. total_used: "
-            "credits they used this month. total_purchased and monthly_cap: their own monthly "
-            "cap (null when uncapped)."
-        ),
-        "properties": {
-            "balance": {"type": "integer"},
-            "unlimited": {"type": "boolean"},
-            "total_purchased": {"type": "integer", "nullable": True},
-            "total_used": {"type": "integer"},
-            "monthly_cap": {"type": "integer", "nullable": True},
-            "organisation_remaining": {"type": "integer", "nullable": True},
+    "TemplateImported": _obj(
+        {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "ready", "failed"]},
+            "credits_reserved": {"type": "integer"},
+            "segments": {"type": "array", "items": _ref("Segment")},
+        }
+    ),
+    "Success": _obj({"success": {"type": "boolean"}}),
+    "Credits": _obj(
+        {
+            "balance": {
+                "type": "number",
+                "description": "credits the member can spend now: their own remaining monthly "
+                "budget when they have a cap (no more than the organisation's remaining "
+                "budget when that is capped too), else the organisation's remaining budget, "
+                "else (no caps) what the organisation's Viggle account holds",
+            },
+            "balance_source": {
+                "type": "string",
+                "enum": ["member_budget", "organisation_budget", "viggle_account"],
+                "description": "which of the three balance is",
+            },
+            "total_purchased": {**NULL_INT, "description": "the member's monthly cap"},
+            "total_used": {"type": "integer", "description": "the member's use this month"},
+            "monthly_cap": {**NULL_INT, "description": "the member's monthly cap"},
+            "organisation_remaining": {
+                **NULL_INT,
+                "description": "the organisation's remaining monthly budget, when capped",
+            },
             "resets_at": STAMP,
             "updated_at": STAMP,
         },
-    },
+        description="GET /api/credits: what the token's member can spend",
+    ),
+}
+
+FILES = {
+    "video/mp4": {"schema": FILE},
+    "video/webm": {"schema": FILE},
+    "video/quicktime": {"schema": FILE},
+    "application/zip": {"schema": FILE},
+    "image/jpeg": {"schema": FILE},
 }
 
 
@@ -257,14 +412,26 @@ def _paths() -> dict[str, Any]:
                 "description": (
                     "Exactly one input combination: ref_image|ref_image_url + "
                     "driving_video|driving_video_url; character_id + scene_id; or scene_id + "
-                    "character_mapping (JSON mapping segment ids to character ids). Uploads "
-                    "and fetched URLs become gallery assets. The render is booked to the "
-                    "token's member and refused over their budget (402) before any call to "
-                    "Viggle. An optional Idempotency-Key header makes a retried POST return "
+                    "character_mapping (JSON mapping segment ids to character ids; `characters` "
+                    "is its old name). Uploads and fetched URLs become gallery assets. The "
+                    "render is booked to the token's member and refused over their budget "
+                    "(402 BUDGET_EXCEEDED) before any call to Viggle. Then the gateway waits "
+                    "for Viggle's answer to the create (bounded by the client timeout): a "
+                    "refusal there (fast capacity 400 CS-UORC01-001, the account's credits "
+                    "402 CS-UORC01-008, ...) is answered as Viggle gave it and nothing is kept "
+                    "or booked. An optional Idempotency-Key header makes a retried POST return "
                     "the same job."
                 ),
                 "security": TOKEN,
-                "requestBody": _multipart(
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 60},
+                    }
+                ],
+                "requestBody": _form(
                     {
                         "ref_image": FILE,
                         "ref_image_url": URL,
@@ -275,6 +442,11 @@ def _paths() -> dict[str, Any]:
                         "character_mapping": {
                             "type": "string",
                             "description": "JSON object as a string",
+                        },
+                        "characters": {
+                            "type": "string",
+                            "deprecated": True,
+                            "description": "old name of character_mapping",
                         },
                         "model": MODEL,
                         "background_mode": BACKGROUND,
@@ -291,6 +463,7 @@ def _paths() -> dict[str, Any]:
                     **BAD_INPUT,
                     **AUTH_ERRORS,
                     **OVER_BUDGET,
+                    **UPSTREAM,
                 },
             }
         },
@@ -301,8 +474,8 @@ def _paths() -> dict[str, Any]:
                 "security": [],
                 "responses": {
                     "200": _json(_ref("RenderStatus")),
-                    "404": _error("Unknown job"),
-                    "429": _error("Rate limited per client address"),
+                    "404": _error("NOT_FOUND: unknown job"),
+                    **RATE_LIMITED,
                 },
             },
             "delete": {
@@ -310,19 +483,52 @@ def _paths() -> dict[str, Any]:
                 "are released",
                 "security": TOKEN,
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "job_id": {"type": "string"},
-                                "status": {"type": "string"},
-                                "success": {"type": "boolean"},
-                                "credits_refunded": {"type": "integer"},
-                            },
-                        }
-                    ),
-                    "400": _error("The job is already final (CS-UORC01-002)"),
-                    "403": _error("Not the job's member nor an admin"),
+                    "200": _json(_ref("Cancelled")),
+                    "400": _error("CS-UORC01-002: the job is already final"),
+                    "403": _error("FORBIDDEN: not the job's member nor an admin"),
+                    **NOT_FOUND,
+                    **AUTH_ERRORS,
+                },
+            },
+        },
+        "/api/render/{job_id}/exports": {
+            "parameters": _id_param("job_id"),
+            "get": {
+                "summary": "Ours: the alpha exports of a transparent render",
+                "security": TOKEN,
+                "responses": {"200": _json(_ref("Exports")), **NOT_FOUND, **AUTH_ERRORS},
+            },
+            "post": {
+                "summary": "Ours: ask for an alpha export (WebM, MOV or a PNG-sequence ZIP) of "
+                "a transparent render (its member or an admin)",
+                "security": TOKEN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["format"],
+                                "properties": {
+                                    "format": {"type": "string", "enum": ["webm", "mov", "png"]}
+                                },
+                            }
+                        },
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["format"],
+                                "properties": {
+                                    "format": {"type": "string", "enum": ["webm", "mov", "png"]}
+                                },
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "202": _json(_ref("Export"), "Accepted: the export is being made"),
+                    **BAD_INPUT,
+                    "403": _error("FORBIDDEN: not the job's member nor an admin"),
                     **NOT_FOUND,
                     **AUTH_ERRORS,
                 },
@@ -335,13 +541,12 @@ def _paths() -> dict[str, Any]:
                 "parameters": PAGE_PARAMS,
                 "responses": {
                     "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
+                        _obj(
+                            {
                                 "characters": {"type": "array", "items": _ref("Character")},
                                 "total": {"type": "integer"},
-                            },
-                        }
+                            }
+                        )
                     ),
                     **BAD_INPUT,
                     **AUTH_ERRORS,
@@ -350,13 +555,14 @@ def _paths() -> dict[str, Any]:
         },
         "/api/characters/preprocess": {
             "post": {
-                "summary": "Prepare a reusable character from an image (1 credit)",
+                "summary": "Prepare a reusable character from an image (1 credit, every time)",
                 "security": TOKEN,
-                "requestBody": _multipart(
-                    {"name": {"type": "string"}, "image": FILE, "image_url": URL}, ["name"]
+                "requestBody": _form(
+                    {"name": {"type": "string", "minLength": 1}, "image": FILE, "image_url": URL},
+                    ["name"],
                 ),
                 "responses": {
-                    "200": _json(_ref("Created")),
+                    "200": _json(_ref("CharacterCreated")),
                     **BAD_INPUT,
                     **AUTH_ERRORS,
                     **OVER_BUDGET,
@@ -383,13 +589,12 @@ def _paths() -> dict[str, Any]:
                 "parameters": PAGE_PARAMS,
                 "responses": {
                     "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
+                        _obj(
+                            {
                                 "scenes": {"type": "array", "items": _ref("Scene")},
                                 "total": {"type": "integer"},
-                            },
-                        }
+                            }
+                        )
                     ),
                     **BAD_INPUT,
                     **AUTH_ERRORS,
@@ -400,17 +605,21 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "summary": "Prepare a reusable scene from a driving video (free)",
                 "security": TOKEN,
-                "requestBody": _multipart(
+                "requestBody": _form(
                     {
-                        "name": {"type": "string"},
+                        "name": {"type": "string", "minLength": 1},
                         "video": FILE,
                         "video_url": URL,
-                        "background_mode": BACKGROUND,
-                        "model": MODEL,
+                        "background_mode": {**BACKGROUND, "default": "original"},
+                        "model": {**MODEL, "default": "V4_Preview"},
                     },
                     ["name"],
                 ),
-                "responses": {"200": _json(_ref("Created")), **BAD_INPUT, **AUTH_ERRORS},
+                "responses": {
+                    "200": _json(_ref("SceneCreated")),
+                    **BAD_INPUT,
+                    **AUTH_ERRORS,
+                },
             }
         },
         "/api/scenes/import": {
@@ -426,27 +635,18 @@ def _paths() -> dict[str, Any]:
                                 "required": ["template_id", "name"],
                                 "properties": {
                                     "template_id": {"type": "string", "format": "uuid"},
-                                    "name": {"type": "string"},
+                                    "name": {"type": "string", "minLength": 1},
                                 },
                             }
                         }
                     },
                 },
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "id": {"type": "string"},
-                                "status": {"type": "string"},
-                                "credits_reserved": {"type": "integer"},
-                                "segments": {"type": "array", "items": _ref("Segment")},
-                            },
-                        }
-                    ),
+                    "200": _json(_ref("TemplateImported")),
                     **BAD_INPUT,
                     **AUTH_ERRORS,
-                    "502": _error("Viggle could not be reached or refused the organisation's key"),
+                    **OVER_BUDGET,
+                    **UPSTREAM,
                 },
             }
         },
@@ -465,24 +665,29 @@ def _paths() -> dict[str, Any]:
         },
         "/api/credits": {
             "get": {
-                "summary": "The token's member's remaining budget this month",
+                "summary": "What the token's member can spend (see the Credits schema)",
                 "security": TOKEN,
-                "responses": {"200": _json(_ref("Credits")), **AUTH_ERRORS},
+                "responses": {"200": _json(_ref("Credits")), **AUTH_ERRORS, **UPSTREAM},
             }
         },
         "/api/files/{token}": {
-            "parameters": _id_param("token"),
+            "parameters": [
+                {
+                    "name": "token",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,200}$"},
+                }
+            ],
             "get": {
-                "summary": "A signed, expiring download (the link from cdn_url, mask_cdn_url "
-                "or thumbnail_url); no auth besides the signature",
+                "summary": "A signed, expiring download (the link from cdn_url, mask_cdn_url, "
+                "thumbnail_url or an export's url); no auth besides the signature",
                 "security": [],
                 "responses": {
-                    "200": {
-                        "description": "The file",
-                        "content": {"video/mp4": {"schema": FILE}, "image/jpeg": {"schema": FILE}},
-                    },
-                    "403": _error("The link has expired"),
-                    "404": _error("Bad signature or the file is gone"),
+                    "200": {"description": "The file", "content": FILES},
+                    "403": _error("FORBIDDEN: the link has expired"),
+                    "404": _error("NOT_FOUND: bad signature or the file is gone"),
+                    **RATE_LIMITED,
                 },
             },
         },
@@ -490,7 +695,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "This document",
                 "security": [],
-                "responses": {"200": _json({"type": "object"})},
+                "responses": {"200": _json({"type": "object"}), **RATE_LIMITED},
             }
         },
     }
@@ -501,12 +706,14 @@ def openapi_document(*, server: str) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "Viggle Studio API (Viggle-compatible)",
-            "version": "1.0",
+            "version": "1.1",
             "description": (
                 "The Viggle API's paths and shapes, served by Viggle Studio with personal "
                 "tokens: set BASE to this server and API_KEY to your token. Usage is booked "
-                "to you and obeys your monthly budget. Errors have the body "
-                '{"detail": {"error_code", "message", "action"}}.'
+                "to you and obeys your monthly budget. Every refusal has the body "
+                '{"detail": {"error_code", "message", "action"}}: Viggle\'s documented codes '
+                "keep Viggle's status and meaning (also when Viggle itself refused), and our "
+                f"own refusals have codes of their own ({', '.join(OUR_CODES)})."
             ),
         },
         "servers": [{"url": server}],

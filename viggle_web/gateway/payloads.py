@@ -11,7 +11,13 @@ from django.urls import reverse
 
 from viggle_web.assets.models import ViggleResource
 from viggle_web.gateway.models import ApiObject
-from viggle_web.gateway.services import api_mode, api_status, download_sign, object_resource
+from viggle_web.gateway.services import (
+    CHARACTER_CREDITS,
+    api_mode,
+    api_status,
+    download_sign,
+    object_resource,
+)
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage.selectors import template_import_credits
 
@@ -46,14 +52,9 @@ def render_status(job: RenderJob, absolute: Absolute) -> dict[str, Any]:
     cdn_url = (
         signed_url(absolute, kind="job", ident=job.public_id, which="output") if complete else None
     )
-    mask_url = (
-        signed_url(absolute, kind="job", ident=job.public_id, which="mask")
-        if complete and job.mask
-        else None
-    )
     failed = status == "failed"
     progress = 100 if status == "complete" else job.progress_pct
-    return {
+    data: dict[str, Any] = {
         "job_id": job.public_id,
         "status": status,
         "mode": api_mode(job),
@@ -61,25 +62,28 @@ def render_status(job: RenderJob, absolute: Absolute) -> dict[str, Any]:
         "checkpoint": job.checkpoint or ("render_done" if status == "complete" else None),
         "cdn_url": cdn_url,
         "download_url": cdn_url,
-        "mask_cdn_url": mask_url,
         "error": "render_failed" if failed else None,
         "error_code": (job.error_code or "CS-UORC01-009") if failed else None,
         "error_message": (job.error_message or "The render failed") if failed else None,
         "created_at": iso(job.created_at),
         "completed_at": iso(job.completed_at),
         "chunks": [],
-        # Ours, not Viggle's: alpha exports of a transparent result (POST .../exports).
-        **(
-            {"exports": _exports(job, absolute)}
-            if job.background_mode == RenderJob.Background.TRANSPARENT
-            else {}
-        ),
         "progress": {
             "completed_chunks": 1 if status == "complete" else 0,
             "total_chunks": 1,
             "percent": progress,
         },
     }
+    if job.background_mode == RenderJob.Background.TRANSPARENT:
+        # "transparent only" (viggle-api.md): other renders have no mask_cdn_url at all.
+        data["mask_cdn_url"] = (
+            signed_url(absolute, kind="job", ident=job.public_id, which="mask")
+            if complete and job.mask
+            else None
+        )
+        # Ours, not Viggle's: alpha exports of the transparent result (POST .../exports).
+        data["exports"] = _exports(job, absolute)
+    return data
 
 
 def _exports(job: RenderJob, absolute: Absolute) -> list[dict[str, Any]]:
@@ -132,6 +136,8 @@ def scene(obj: ApiObject) -> dict[str, Any]:
         "name": obj.name,
         "status": status,
         "model": obj.model or None,
+        # As preprocessed (default original); a render from the scene takes it by default.
+        "background_mode": obj.background_mode or RenderJob.Background.ORIGINAL,
         "duration_seconds": asset.duration_seconds,
         "fps": asset.fps,
         "total_frames": frames,
@@ -164,6 +170,8 @@ def character_created(obj: ApiObject) -> dict[str, Any]:
         "job_id": obj.job_id,
         "status": "pending",
         "enqueued_at": iso(obj.created_at),
+        # Booked to the member for this call, as Viggle books every preprocess (a repeat too).
+        "credits_charged": CHARACTER_CREDITS,
     }
 
 
