@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from viggle_web.renders.services import RenderRefused, RenderRequest, job_cancel
 from viggle_web.usage.selectors import budget_status
 from viggle_web.usage.services import BudgetExceeded, budget_enforce, credit_charge_character
 from viggle_web.viggle.client import get_client
+from viggle_web.viggle.colour import parse_bg_color
 from viggle_web.viggle.errors import ViggleError
 
 TOKEN_PREFIX = "vs_"  # noqa: S105 - a marker, not a secret
@@ -64,7 +64,6 @@ BACKGROUND_MODES = {
     "solid": RenderJob.Background.SOLID,
     "transparent": RenderJob.Background.TRANSPARENT,
 }
-BG_COLOR_RE = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
 TRUE = ("true", "1", "yes", "on")
 FALSE = ("false", "0", "no", "off")
 # Every character preprocess costs 1 credit at Viggle (viggle-api.md, "Credits").
@@ -301,11 +300,10 @@ def _model(value: str | None) -> str | None:
 
 
 def _bg_color(value: str | None) -> str:
-    color = (value or "").strip() or "0,255,0"
-    match = BG_COLOR_RE.match(color)
-    if not match or any(int(part) > 255 for part in match.groups()):
-        raise ApiError(errors.VALIDATION, 'bg_color must be "R,G,B" with values 0-255')
-    return ",".join(str(int(part)) for part in match.groups())
+    try:
+        return parse_bg_color(value)
+    except ValueError as exc:
+        raise ApiError(errors.VALIDATION, str(exc))
 
 
 def _mapping(raw: str) -> dict[str, str]:

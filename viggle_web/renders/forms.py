@@ -9,24 +9,9 @@ from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
 from viggle_web.core.filters import FilterDateField
 from viggle_web.renders.models import RenderJob
+from viggle_web.viggle.colour import parse_bg_color
 
-_HEX = re.compile(r"^#?([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})$")
-_RGB = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,80}$")
-
-
-def normalise_colour(value: str) -> str:
-    """Accept the colour picker's #rrggbb or Viggle's "R,G,B"; return "R,G,B"."""
-    value = (value or "").strip()
-    if not value:
-        return "0,255,0"
-    match = _HEX.match(value)
-    if match:
-        return ",".join(str(int(part, 16)) for part in match.groups())
-    match = _RGB.match(value)
-    if match and all(0 <= int(part) <= 255 for part in match.groups()):
-        return ",".join(str(int(part)) for part in match.groups())
-    raise forms.ValidationError("Use a colour like #00ff00 or 0,255,0 (each 0-255).")
 
 
 class RenderForm(forms.Form):
@@ -96,7 +81,10 @@ class RenderForm(forms.Form):
             return None
 
     def clean_bg_color(self) -> str:
-        return normalise_colour(self.cleaned_data.get("bg_color", ""))
+        try:  # the colour picker's #rrggbb, or Viggle's "R,G,B"
+            return parse_bg_color(self.cleaned_data.get("bg_color", ""), allow_hex=True)
+        except ValueError:
+            raise forms.ValidationError("Use a colour like #00ff00 or 0,255,0 (each 0-255).")
 
     def clean_alpha_exports(self) -> bool:
         wanted = self.cleaned_data.get("alpha_exports", False)
@@ -164,3 +152,10 @@ class StreamForm(forms.Form):
 
 class DownloadForm(forms.Form):
     file = forms.ChoiceField(choices=[("output", "video"), ("mask", "mask"), ("poster", "poster")])
+
+
+class ResolveSendForm(forms.Form):
+    """An admin's answer for a render whose send outcome is unknown."""
+
+    action = forms.ChoiceField(choices=[("link", "Link"), ("release", "Release")])
+    upstream_job_id = forms.CharField(required=False, max_length=100, strip=True)

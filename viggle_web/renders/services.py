@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +31,7 @@ from viggle_web.renders import signals
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage import services as ledger
 from viggle_web.usage.services import JobCharge, budget_enforce, credits_for
+from viggle_web.viggle import colour
 from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import AMBIGUOUS, CONNECTION, ViggleError, human_message
 from viggle_web.viggle.types import RenderStatus
@@ -88,10 +90,10 @@ def _enqueue(func: str, *args: object) -> None:
 
 
 def parse_bg_color(value: str) -> str:
-    parts = [p.strip() for p in value.split(",")]
-    if len(parts) != 3 or not all(p.isdigit() and 0 <= int(p) <= 255 for p in parts):
+    try:
+        return colour.parse_bg_color(value)
+    except ValueError:
         raise RenderRefused("The background colour must be three numbers 0-255, like 0,255,0.")
-    return ",".join(str(int(p)) for p in parts)
 
 
 # --- submit ---------------------------------------------------------------------------------------
@@ -302,8 +304,10 @@ def _create_upstream(job: RenderJob):
 
 def job_send(*, job_id: int, owner: str) -> None:
     """Send a pending job to Viggle once. The moment the create call may have gone out is
-    recorded first (``submit_started_at``); a worker that finds it set without an upstream id
-    does not send again (that could start and bill a second job): it fails the job plainly."""
+    recorded first (``submit_started_at``, committed before the call); a worker that finds it
+    set without an upstream id does not send again (that could start and bill a second job),
+    nor release the credits (Viggle may have charged them): the job needs an admin's attention
+    (``job_resolve_send``). So does a create whose answer says nothing about whether it started."""
     if not job_claim(job_id=job_id, owner=owner):
         return
     with transaction.atomic():
@@ -313,14 +317,9 @@ def job_send(*, job_id: int, owner: str) -> None:
             job.save(update_fields=["lease_until", "lease_owner", "next_poll_at"])
             return
         if job.submit_started_at is not None:
-            _fail(
-                job,
-                code=AMBIGUOUS,
-                message=(
-                    "The worker stopped while sending this job to Viggle. It was not sent again "
-                    "so that it cannot be paid twice; its credits were released. Retry it."
-                ),
-            )
+            # The marker was committed, the answer never recorded: the worker died during the
+            # create call. Viggle may have started (and charged) the job.
+            _needs_attention(job, code=AMBIGUOUS, message=SEND_UNKNOWN_MESSAGE)
             return
         job.submit_started_at = timezone.now()
         job.save(update_fields=["submit_started_at", "updated_at"])
@@ -339,6 +338,8 @@ def job_send(*, job_id: int, owner: str) -> None:
                 _release_lease(job, next_poll_in=_backoff(job.upstream_errors))
                 job.save()
                 notify_job_changed(job)
+            elif job.is_active and _create_maybe_started(exc):
+                _needs_attention(job, code=exc.code or AMBIGUOUS, message=SEND_UNKNOWN_MESSAGE)
             elif job.is_active:
                 _fail(job, code=exc.code or "", message=human_message(exc.code, exc.message))
         return
@@ -371,10 +372,91 @@ def _create_not_started(exc: ViggleError) -> bool:
     """Whether a failed create certainly started no upstream job, so sending again is safe.
     429, 502 and 503 mean the request was turned away before any work; a connection that never
     opened sent nothing. A 500/504 or a connection broken after sending may have started a paid
-    job: those are not re-sent (the job fails with a plain message instead)."""
+    job: those are not re-sent (the job needs an admin's attention instead)."""
     if not exc.retryable or exc.code == AMBIGUOUS:
         return False
     return exc.status in (429, 502, 503) or (exc.status is None and exc.code == CONNECTION)
+
+
+def _create_maybe_started(exc: ViggleError) -> bool:
+    """Whether a failed create may have started a paid upstream job. A refusal Viggle explains
+    (a 4xx: bad input, no credits) started nothing; so did one it turned away (above)."""
+    return exc.code == AMBIGUOUS or (exc.retryable and not _create_not_started(exc))
+
+
+SEND_UNKNOWN_MESSAGE = (
+    "The answer to sending this render to Viggle was lost, so we do not know whether Viggle "
+    "started it (and charged for it). It was not sent again and its credits stay reserved "
+    "until an admin checks it."
+)
+
+
+def _needs_attention(job: RenderJob, *, code: str, message: str) -> None:
+    """Within the caller's transaction, on a locked job: the send's outcome is unknown. Keep the
+    reservation, stop all automatic work on it, and show it to admins."""
+    job.status = RenderJob.Status.ATTENTION
+    job.error_code = code[:32]
+    job.error_message = message[:500]
+    job.retrying = False
+    _release_lease(job, next_poll_in=None)
+    job.save()
+    notify_job_changed(job)
+
+
+_UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def job_resolve_send(
+    *, job: RenderJob, actor: User, upstream_job_id: str = "", release: bool = False
+) -> RenderJob:
+    """An admin settles a job whose send outcome was unknown: either link the upstream job
+    (found in Viggle's dashboard; checked with Viggle and not already another job's), after
+    which it is polled and settled like any other, or release its credits (no job started)."""
+    if not actor.is_admin:
+        raise RenderRefused("Only an admin can resolve a render that needs attention.")
+    upstream_job_id = upstream_job_id.strip()
+    if not release:
+        if not _UPSTREAM_ID.match(upstream_job_id):
+            raise RenderRefused("Enter the job id Viggle shows for this render.")
+        if RenderJob.objects.filter(upstream_job_id=upstream_job_id).exclude(pk=job.pk).exists():
+            raise RenderRefused("That Viggle job already belongs to another render.")
+        try:
+            get_client().render_status(upstream_job_id)
+        except ViggleError as exc:
+            if exc.retryable:
+                raise RenderRefused("Viggle could not be asked about that id; try again.")
+            raise RenderRefused("Viggle has no render with that id.")
+    with transaction.atomic():
+        job = _lock(job.pk)
+        if job.status != RenderJob.Status.ATTENTION:
+            raise RenderRefused("This render does not need attention any more.")
+        audit_record(
+            actor=actor,
+            action="render_send_resolved",
+            target=f"render {job.public_id} of {job.owner.username}",
+            details={"resolution": "released" if release else "linked"},
+        )
+        if release:
+            _fail(
+                job,
+                code="released",
+                message="An admin found that Viggle did not start this render; its credits "
+                "were released.",
+            )
+            return job
+        job.upstream_job_id = upstream_job_id
+        job.submitted_at = job.submitted_at or timezone.now()
+        job.status = RenderJob.Status.QUEUED
+        job.error_code = ""
+        job.error_message = ""
+        _release_lease(job, next_poll_in=timedelta(0))
+        try:
+            with transaction.atomic():
+                job.save()
+        except IntegrityError:
+            raise RenderRefused("That Viggle job already belongs to another render.") from None
+        notify_job_changed(job)
+    return job
 
 
 def _cancel_upstream(job: RenderJob) -> None:

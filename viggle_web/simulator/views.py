@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import json
 import random
-import re
 import socket
 import tempfile
 import time
@@ -48,6 +47,7 @@ from viggle_web.simulator.models import (
     SimJob,
     SimScene,
 )
+from viggle_web.viggle.colour import parse_bg_color
 
 MAX_FILE_BYTES = 500 * 1024 * 1024
 MAX_VIDEO_SECONDS = 300.0
@@ -59,7 +59,6 @@ BACKGROUND_MODES = {
     "solid": "solid",
     "transparent": "transparent",
 }
-BG_COLOR_RE = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
 LEGACY_CODES = {
     "CS-UORC01-006": "CS-ORAU-001",
     "CS-UORC01-007": "CS-ORAU-002",
@@ -210,7 +209,7 @@ def endpoint(*, methods: tuple[str, ...], auth: bool | Callable[[HttpRequest], b
             request.upload_handlers = [CappedUploadHandler(request)]
             path = logical_path(request)
             key = bearer_key(request)
-            valid = key is not None and key in settings.VIGGLE_SIMULATOR_KEYS
+            valid = key is not None and key in accepted_keys()
             call = SimCall.objects.create(
                 method=request.method or "",
                 path=path,
@@ -429,11 +428,10 @@ def render_create(request: HttpRequest) -> HttpResponse:
     if mode_in not in BACKGROUND_MODES:
         raise bad("CS-ORIV-011", "Invalid background mode")
     background_mode = BACKGROUND_MODES[mode_in]
-    bg_color = _field(request, "bg_color") or "0,255,0"
-    match = BG_COLOR_RE.match(bg_color)
-    if not match or any(int(part) > 255 for part in match.groups()):
-        raise bad("CS-UORC01-002", 'bg_color must be "R,G,B" with values 0-255')
-    bg_color = ",".join(match.groups())
+    try:
+        bg_color = parse_bg_color(_field(request, "bg_color"))
+    except ValueError as exc:
+        raise bad("CS-UORC01-002", str(exc))
     fast = _bool(request, "fast")
     if fast and not ("driving_video" in request.FILES or scene_id):
         raise bad("CS-UORC01-002", "fast needs a driving_video upload or a scene_id")
@@ -831,7 +829,7 @@ def control(request: HttpRequest) -> HttpResponse:
     POST JSON {"action": ...}:
       reset                       forget everything, credits/speed back to settings
       set  {speed?, credits?, fast_capacity?, fail_next_jobs?, fail_next_imports?,
-                                   template_people?, error_style?}
+                                   template_people?, error_style?, keys?}
       fault {kind, count?, rate?, key?, path_prefix?, method?, retry_after?, latency_ms?}
       clear_faults | clear_calls
     """
@@ -891,7 +889,18 @@ def control(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"ok": True, "state": _state_payload()})
 
 
+# Keys the control endpoint set for this simulator process (tests), instead of
+# settings.VIGGLE_SIMULATOR_KEYS; a reset forgets them. The simulator is one process.
+_keys_override: list[str] | None = None
+
+
+def accepted_keys() -> list[str]:
+    return _keys_override if _keys_override is not None else list(settings.VIGGLE_SIMULATOR_KEYS)
+
+
 def _reset() -> None:
+    global _keys_override
+    _keys_override = None
     with transaction.atomic():
         for model in (SimCall, SimFault, SimJob, SimCharacter, SimScene):
             model.objects.all().delete()
@@ -907,6 +916,14 @@ def _reset() -> None:
 
 
 def _set(body: dict[str, Any]) -> None:
+    global _keys_override
+    if "keys" in body:
+        keys = body["keys"]
+        if keys is not None and (
+            not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys)
+        ):
+            raise ValueError("keys must be a list of API keys, or null for the settings' keys")
+        _keys_override = None if keys is None else list(keys)
     state = engine.get_state()
     if "speed" in body:
         state.speed = None if body["speed"] is None else float(body["speed"])
