@@ -133,6 +133,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # With DEBUG too, a missing page is the friendly 404 (Django's technical page otherwise).
+    "viggle_web.core.middleware.FriendlyNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -375,10 +377,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_errors": {"()": "viggle_web.core.logs.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
     "loggers": {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # An idle worker logs nothing: django-q2 says INFO for every scheduled poll-loop task.
+        "django-q": {"level": env_str("Q_LOG_LEVEL") or "WARNING"},
+        # The development servers' one line per request (the simulator is polled every 3 s).
+        "django.server": {"level": env_str("SERVER_LOG_LEVEL") or "WARNING"},
+        # A refused request is one line, not a traceback.
+        "django.request": {"filters": ["client_errors"]},
     },
 }
