@@ -524,7 +524,6 @@ def render_create(request: HttpRequest) -> HttpResponse:
             "status": "queued",
             "mode": job.mode,
             "enqueued_at": engine.iso(now),
-            "credits_charged": cost,
             "poll_url": status_url,
             "status_url": status_url,
         }
