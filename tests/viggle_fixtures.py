@@ -1,8 +1,9 @@
 """Fixtures for code that talks to Viggle: the simulator over real HTTP, and media to send it.
 
-viggle_sim     the simulator on pytest-django's live_server, reset, with settings.VIGGLE_BASE_URL
-               and settings.VIGGLE_API_KEY pointing at it; returns a SimHelper (knobs, calls log,
-               wait_for, a ready-made client).
+viggle_sim     the simulator, reset: its own process on its own port (session-scoped
+               `simulator_server`, `manage.py viggle_simulator` with a database of its own), with
+               settings.VIGGLE_BASE_URL and settings.VIGGLE_API_KEY pointing at it; returns a
+               SimHelper (knobs, calls log, wait_for, a ready-made client).
 media_server   a tiny static HTTP server over a temp directory, for the *_url input fields.
 sim_media      a SimpleNamespace of small media files (png, jpg, mp4) made for the test.
 """
@@ -11,12 +12,17 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -25,6 +31,7 @@ from tests.media_factory import make_jpg, make_mp4, make_png
 from viggle_web.viggle.client import ViggleClient
 
 SIM_KEY = "sk-simulator-local-dev"
+REPO = Path(__file__).resolve().parent.parent
 
 
 class SimHelper:
@@ -51,6 +58,10 @@ class SimHelper:
 
     def set_speed(self, speed: float | None) -> None:
         self.set(speed=speed)
+
+    def set_keys(self, keys: list[str] | None) -> None:
+        """The API keys the simulator accepts (None: its settings' keys); reset restores."""
+        self.set(keys=keys)
 
     def set_credits(self, credits: float) -> None:
         self.set(credits=credits)
@@ -150,12 +161,94 @@ class SimHelper:
         self.http.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _simulator_database(root: Path) -> tuple[str, Callable[[], None]]:
+    """A database of the simulator's own: a fresh one beside the test database on the same
+    Postgres server (bin/test), else a SQLite file. Returns its URL and how to drop it."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{root / 'simulator.sqlite3'}", lambda: None
+    import psycopg
+
+    parsed = urlsplit(url)
+    name = f"viggle_sim_{os.getpid()}"
+    admin = urlunsplit(parsed._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parsed._replace(path=f"/{name}")), drop
+
+
+@pytest.fixture(scope="session")
+def simulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Viggle simulator as its own process on its own port (`manage.py viggle_simulator`,
+    as bin/run starts it), with its own database and media folder; its base URL. The app under
+    test never mounts it and has no simulator tables."""
+    root = tmp_path_factory.mktemp("simulator")
+    database_url, drop = _simulator_database(root)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "viggle_web.settings_test",
+        "VIGGLE_SIMULATOR_ENABLED": "true",
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(root / "media"),
+        "LOG_LEVEL": "WARNING",
+    }
+    manage = [sys.executable, str(REPO / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=REPO, check=True, timeout=300)
+    port = _free_port()
+    log = (root / "simulator.log").open("wb")
+    process = subprocess.Popen(
+        [*manage, "viggle_simulator", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base_url}/control", timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "the simulator did not start: "
+                        + (root / "simulator.log").read_text(errors="replace")[-3000:]
+                    )
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+        drop()
+
+
 @pytest.fixture
-def viggle_sim(live_server: Any, settings: Any) -> Iterator[SimHelper]:
-    base_url = f"{live_server.url}/_sim"
-    settings.VIGGLE_BASE_URL = base_url
+def viggle_sim(simulator_server: str, transactional_db: Any, settings: Any) -> Iterator[SimHelper]:
+    """The simulator (its own process, over HTTP), reset; the app's settings point at it.
+    Transactional: worker processes and the simulator must see what a test commits."""
+    settings.VIGGLE_BASE_URL = simulator_server
     settings.VIGGLE_API_KEY = SIM_KEY
-    helper = SimHelper(base_url, SIM_KEY)
+    helper = SimHelper(simulator_server, SIM_KEY)
     helper.reset()
     yield helper
     helper.close()

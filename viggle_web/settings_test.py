@@ -10,7 +10,10 @@ from pathlib import Path
 
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-000")
-os.environ.setdefault("VIGGLE_SIMULATOR_ENABLED", "true")
+# The app under test is configured as in production: the simulator is not one of its apps (no
+# tables, no routes). The tests start it as its own process (tests/viggle_fixtures.py), whose
+# environment turns it on.
+os.environ.setdefault("VIGGLE_SIMULATOR_ENABLED", "false")
 os.environ.setdefault("ALLOW_PRIVATE_FETCH", "true")
 os.environ.setdefault("VIGGLE_SIMULATOR_SPEED", "20")
 # The simulator runs 20x faster: poll preprocessing as often, so tests wait for no 5 s turns.

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
@@ -25,9 +24,8 @@ urlpatterns = [
     path("account/", include("viggle_web.gateway.account_urls")),
 ]
 
-if settings.VIGGLE_SIMULATOR_ENABLED:
-    # The local Viggle stand-in, development and tests only (settings refuse it in production).
-    urlpatterns += [path("_sim/", include("viggle_web.simulator.urls"))]
+# The Viggle simulator is never mounted here: it runs as its own process on its own port
+# (`manage.py viggle_simulator`, started by bin/run and by the tests' viggle_sim fixture).
 
 handler403 = "viggle_web.core.views.error_403"
 handler404 = "viggle_web.core.views.error_404"

@@ -118,7 +118,7 @@ def test_no_key_upstream_id_or_upstream_url_reaches_a_client_or_a_log(
     viggle_sim, settings, member, member_client, sim_media, caplog, monkeypatch
 ):
     settings.VIGGLE_API_KEY = CANARY
-    settings.VIGGLE_SIMULATOR_KEYS = [CANARY]
+    viggle_sim.set_keys([CANARY])
     caplog.set_level(logging.DEBUG)
     seen = Seen()
 
@@ -258,7 +258,7 @@ def test_retry_warnings_do_not_log_upstream_ids(
     """Viggle's status endpoint needs no auth, so an upstream job id in a log aggregator is a
     readable video for anyone with log access; the CDN URL likewise."""
     settings.VIGGLE_API_KEY = CANARY
-    settings.VIGGLE_SIMULATOR_KEYS = [CANARY]
+    viggle_sim.set_keys([CANARY])
     caplog.set_level(logging.DEBUG)
     character, motion = assets
     _post_form(member_client, character, motion, key="leak-key-0101")

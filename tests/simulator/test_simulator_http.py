@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver
 
 from tests.media_factory import make_mp4, make_png
 
@@ -35,10 +35,12 @@ PROTECTED = [
 ]
 
 
-def test_the_required_url_names_exist() -> None:
-    assert reverse("simulator:render_detail", args=["job_1"]) == "/_sim/api/render/job_1"
-    assert reverse("simulator:cdn_file", args=["a/b.mp4"]) == "/_sim/cdn/a/b.mp4"
-    assert reverse("simulator:control") == "/_sim/control"
+def test_the_documented_paths_are_at_the_simulators_root(viggle_sim) -> None:
+    base = viggle_sim.base_url
+    assert not base.endswith("/_sim")
+    assert httpx.get(f"{base}/control").status_code == 200
+    assert httpx.get(f"{base}/api/render/job_1").status_code == 404
+    assert httpx.get(f"{base}/cdn/a/b.mp4").status_code == 404
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -95,9 +97,14 @@ def test_control_rejects_unknown_actions_and_values(viggle_sim) -> None:
     assert viggle_sim.set(speed=5, credits=42)["credits"] == 42
 
 
-def test_control_is_off_without_the_simulator(client, settings) -> None:
-    settings.VIGGLE_SIMULATOR_ENABLED = False
-    assert client.get("/_sim/control").status_code == 404
+def test_the_app_never_serves_the_simulator(client, settings) -> None:
+    """Not mounted at /_sim/ (or anywhere) on the app's port, and not one of its apps."""
+    assert "viggle_web.simulator" not in settings.INSTALLED_APPS
+    for path in ("/_sim/control", "/_sim/api/credits", "/control", "/cdn/x.mp4"):
+        response = client.get(path)
+        assert response.status_code in (302, 404), path  # 302: the login page, for a page
+    names = {p.namespace for p in get_resolver().url_patterns if isinstance(p, URLResolver)}
+    assert "simulator" not in names
 
 
 def test_the_render_is_made_once_under_concurrent_polls(viggle_sim, sim_media) -> None:
@@ -129,6 +136,7 @@ def test_the_standalone_server_serves_the_api_at_the_root(tmp_path) -> None:
     env = {
         **os.environ,
         "DEBUG": "true",
+        "VIGGLE_SIMULATOR_ENABLED": "true",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'sim.db'}",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "VIGGLE_SIMULATOR_SPEED": "20",

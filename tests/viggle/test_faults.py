@@ -141,7 +141,7 @@ def test_connect_errors_are_retried_even_for_create(viggle_sim, sim_media) -> No
 
 
 def test_faults_can_be_scoped_to_a_key_and_a_path(viggle_sim, settings) -> None:
-    settings.VIGGLE_SIMULATOR_KEYS = [*settings.VIGGLE_SIMULATOR_KEYS, "sk-other"]
+    viggle_sim.set_keys([viggle_sim.key, "sk-other"])
     viggle_sim.fault("500", count=None, key="sk-other")
     viggle_sim.fault("500", count=None, path_prefix="/api/scenes")
     with viggle_sim.client(max_retries=0) as client:

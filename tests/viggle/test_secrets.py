@@ -42,7 +42,7 @@ def test_a_rejected_key_does_not_leak(viggle_sim, caplog) -> None:
 
 def test_retried_failures_do_not_leak(viggle_sim, settings, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    settings.VIGGLE_SIMULATOR_KEYS = [SECRET]
+    viggle_sim.set_keys([SECRET])
     for kind in ("500", "drop", "malformed", "429"):
         viggle_sim.fault(kind, count=1, path_prefix="/api/credits", retry_after=0)
     with viggle_sim.client(api_key=SECRET, max_retries=3) as client:

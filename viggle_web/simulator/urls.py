@@ -1,7 +1,7 @@
 """The simulator's routes: the documented Viggle paths, a public CDN and the test control.
 
-Mounted at /_sim/ in the app (development and tests) and at the root by
-`manage.py viggle_simulator` (see root_urls.py), so one base URL serves the documented paths.
+Served only at the root of the simulator's own process, `manage.py viggle_simulator` (see
+root_urls.py), so one base URL serves the documented paths; the app never mounts them.
 """
 
 from django.urls import path

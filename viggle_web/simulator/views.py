@@ -39,6 +39,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from viggle_web.core.uploads import limit_uploads
 from viggle_web.simulator import engine, media
 from viggle_web.simulator.models import (
     SimCall,
@@ -206,7 +207,10 @@ def endpoint(*, methods: tuple[str, ...], auth: bool | Callable[[HttpRequest], b
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             # Before anything touches request.POST: big files go to temp files in chunks, and
             # a file over the limit is counted, not stored.
-            request.upload_handlers = [CappedUploadHandler(request)]
+            request.upload_handlers = [TemporaryFileUploadHandler(request)]
+            request.upload_limiter = limit_uploads(  # type: ignore[attr-defined]
+                request, limit=MAX_FILE_BYTES
+            )
             path = logical_path(request)
             key = bearer_key(request)
             valid = key is not None and key in accepted_keys()
@@ -266,29 +270,6 @@ def _dispatch(
         return error_response(exc.status, exc.code, exc.message)
 
 
-class CappedUploadHandler(TemporaryFileUploadHandler):
-    """Streams each uploaded file to a temp file; past 500 MB it only counts the bytes."""
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
-        self.received = 0
-        self.too_large = False
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        self.received += len(raw_data)
-        if self.received > MAX_FILE_BYTES:
-            self.too_large = True
-            return None
-        self.file.write(raw_data)
-        return None
-
-    def file_complete(self, file_size: int) -> Any:
-        self.file.seek(0)
-        self.file.size = self.received
-        self.file.too_large = self.too_large
-        return self.file
-
-
 # --- inputs ------------------------------------------------------------------------------------
 
 
@@ -337,7 +318,15 @@ def _fetch(url: str, what: str) -> IO[bytes]:
     return out
 
 
+def _refuse_too_large(request: HttpRequest, file_field: str) -> None:
+    """An upload dropped at the size limit (viggle_web/core/uploads.py) is refused as Viggle
+    refuses it."""
+    if file_field in request.upload_limiter.too_big_fields:  # type: ignore[attr-defined]
+        raise bad("CS-ORIV-005", "File larger than 500 MB")
+
+
 def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[bytes] | None:
+    _refuse_too_large(request, file_field)
     upload = request.FILES.get(file_field)
     url = _field(request, url_field)
     if upload is not None and url:
@@ -345,8 +334,6 @@ def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[by
     if upload is None and not url:
         return None
     fileobj: Any = upload if upload is not None else _fetch(url or "", url_field)
-    if getattr(fileobj, "too_large", False):
-        raise bad("CS-ORIV-005", "File larger than 500 MB")
     try:
         media.check_image(fileobj)
     except media.MediaError as exc:
@@ -357,6 +344,7 @@ def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[by
 def _video_input(
     request: HttpRequest, file_field: str, url_field: str
 ) -> tuple[IO[bytes], media.VideoInfo] | None:
+    _refuse_too_large(request, file_field)
     upload = request.FILES.get(file_field)
     url = _field(request, url_field)
     if upload is not None and url:
@@ -364,8 +352,6 @@ def _video_input(
     if upload is None and not url:
         return None
     fileobj: Any = upload if upload is not None else _fetch(url or "", url_field)
-    if getattr(fileobj, "too_large", False) or getattr(fileobj, "size", 0) > MAX_FILE_BYTES:
-        raise bad("CS-ORIV-005", "File larger than 500 MB")
     try:
         info = media.probe_video(fileobj)
     except media.MediaError as exc:
