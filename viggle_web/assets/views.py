@@ -32,10 +32,10 @@ from viggle_web.assets.forms import (
     TemplateImportForm,
 )
 from viggle_web.assets.models import Asset
-from viggle_web.assets.uploads import SizeLimitUploadHandler
 from viggle_web.bodylimit import accepts_uploads
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
+from viggle_web.core.uploads import SizeLimitUploadHandler, limit_uploads
 from viggle_web.usage.selectors import budget_status
 from viggle_web.usage.services import BudgetExceeded
 
@@ -124,9 +124,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def upload(request: HttpRequest) -> HttpResponse:
     """One or more files. The page's script sends one file per request and gets JSON (the card
     or the reason); a plain form post (no JavaScript) gets messages and a redirect."""
-    limiter = SizeLimitUploadHandler(request, limit=settings.MAX_UPLOAD_BYTES)
-    request.upload_handlers.insert(0, limiter)
-    return _upload(request, limiter)
+    return _upload(request, limit_uploads(request, limit=settings.MAX_UPLOAD_BYTES))
 
 
 @csrf_protect
@@ -135,7 +133,7 @@ def _upload(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpRespon
     xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
     outcomes: list[dict] = [
         {"ok": False, "message": services.UploadRefused(name, _too_big()).message}
-        for name in limiter.too_big
+        for name in limiter.too_big_names
     ]
     if not files and not outcomes:
         if xhr:

@@ -14,12 +14,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import SuspiciousOperation
-from django.core.files.uploadhandler import (
-    FileUploadHandler,
-    MemoryFileUploadHandler,
-    SkipFile,
-    TemporaryFileUploadHandler,
-)
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -28,6 +22,7 @@ from viggle_web.accounts.models import User
 from viggle_web.bodylimit import accepts_uploads
 from viggle_web.core.clientip import client_ip
 from viggle_web.core.files import serve_file
+from viggle_web.core.uploads import limit_uploads
 from viggle_web.gateway import errors, payloads, services
 from viggle_web.gateway.auth import authenticate
 from viggle_web.gateway.errors import ApiError, error_response
@@ -36,25 +31,6 @@ from viggle_web.gateway.openapi import openapi_document
 from viggle_web.gateway.ratelimit import ip_limit, rate_take, token_limit
 
 ApiView = Callable[..., HttpResponse]
-
-
-class FieldSizeLimitHandler(FileUploadHandler):
-    """First in the chain: drops a file as soon as it passes the size limit (nothing of it is
-    stored) and remembers its field, so the answer can be CS-ORIV-005 for that field."""
-
-    def __init__(self, request: HttpRequest, *, limit: int) -> None:
-        super().__init__(request)
-        self.limit = limit
-        self.too_big: set[str] = set()
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        if start + len(raw_data) > self.limit:
-            self.too_big.add(self.field_name or "")
-            raise SkipFile()
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -83,13 +59,9 @@ def api_endpoint(
         @login_not_required
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            limit_handler = FieldSizeLimitHandler(request, limit=settings.MAX_UPLOAD_BYTES)
-            request.upload_handlers = [
-                limit_handler,
-                MemoryFileUploadHandler(request),
-                TemporaryFileUploadHandler(request),
-            ]
-            request.too_big_fields = limit_handler.too_big  # type: ignore[attr-defined]
+            request.upload_limiter = limit_uploads(  # type: ignore[attr-defined]
+                request, limit=settings.MAX_UPLOAD_BYTES
+            )
             try:
                 # As Viggle does: without a valid key a token path answers 401 whatever the
                 # method, so a script learns about its key before anything else.
@@ -134,7 +106,7 @@ def _media(request: HttpRequest, field: str, url_field: str) -> services.MediaIn
         url_field=url_field,
         upload=request.FILES.get(field),
         url=_field(request, url_field),
-        too_large=field in request.too_big_fields,  # type: ignore[attr-defined]
+        too_large=field in request.upload_limiter.too_big_fields,  # type: ignore[attr-defined]
     )
 
 

@@ -318,6 +318,12 @@ def _fetch(url: str, what: str) -> IO[bytes]:
     return out
 
 
+def _sent(request: HttpRequest, file_field: str) -> bool:
+    """Whether a file came in ``file_field``, kept or dropped at the size limit."""
+    too_big = request.upload_limiter.too_big_fields  # type: ignore[attr-defined]
+    return file_field in request.FILES or file_field in too_big
+
+
 def _refuse_too_large(request: HttpRequest, file_field: str) -> None:
     """An upload dropped at the size limit (viggle_web/core/uploads.py) is refused as Viggle
     refuses it."""
@@ -383,8 +389,8 @@ def _live_character(character_id: str) -> SimCharacter:
 @endpoint(methods=("POST",))
 def render_create(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    has_ref = "ref_image" in request.FILES or _field(request, "ref_image_url") is not None
-    has_drv = "driving_video" in request.FILES or _field(request, "driving_video_url") is not None
+    has_ref = _sent(request, "ref_image") or _field(request, "ref_image_url") is not None
+    has_drv = _sent(request, "driving_video") or _field(request, "driving_video_url") is not None
     character_id = _field(request, "character_id")
     scene_id = _field(request, "scene_id")
     mapping_raw = _field(request, "character_mapping") or _field(request, "characters")
@@ -419,7 +425,7 @@ def render_create(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         raise bad("CS-UORC01-002", str(exc))
     fast = _bool(request, "fast")
-    if fast and not ("driving_video" in request.FILES or scene_id):
+    if fast and not (_sent(request, "driving_video") or scene_id):
         raise bad("CS-UORC01-002", "fast needs a driving_video upload or a scene_id")
 
     mapping: dict[str, str] = {}
