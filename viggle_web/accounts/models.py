@@ -24,6 +24,11 @@ class User(AbstractUser):
     def is_admin(self) -> bool:
         return self.is_active and (self.role == self.Role.ADMIN or self.is_superuser)
 
+    def may_manage(self, owner_id: int | None) -> bool:
+        """The one owner-or-admin rule: what a member made (an asset, a render, a token) may be
+        changed by that member and by admins; everyone else may at most look at it."""
+        return self.is_admin or (owner_id is not None and owner_id == self.pk)
+
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username

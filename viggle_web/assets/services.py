@@ -206,7 +206,7 @@ def _delete_files(names: list[str]) -> None:
 def asset_can_change(*, asset: Asset, user: User) -> bool:
     """The gallery is shared for viewing; renaming, tagging and deleting belong to the member
     who uploaded the asset and to admins."""
-    return user.is_admin or asset.uploaded_by_id == user.pk
+    return user.may_manage(asset.uploaded_by_id)
 
 
 def asset_rename(*, asset: Asset, name: str) -> Asset:

@@ -74,7 +74,7 @@ def render_exports(request: HttpRequest, user: User, job_id: str) -> HttpRespons
     if request.method == "GET":
         return JsonResponse({"job_id": job.public_id, "exports": exports_payload(job, absolute)})
     fmt = _requested_format(request)
-    if job.owner_id != user.pk and not user.is_admin:
+    if not user.may_manage(job.owner_id):
         raise ApiError(
             errors.FORBIDDEN, "Only the member who started this job or an admin can export it"
         )

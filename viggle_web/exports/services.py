@@ -74,7 +74,7 @@ def _enqueue(export_id: int) -> None:
 
 
 def _check_job(job: RenderJob, actor: User) -> None:
-    if job.owner_id != actor.pk and not actor.is_admin:
+    if not actor.may_manage(job.owner_id):
         raise ExportRefused("Only the member who started this render or an admin can export it.")
     if job.background_mode != RenderJob.Background.TRANSPARENT:
         raise ExportRefused(

@@ -33,7 +33,7 @@ def section_context(job: RenderJob, request: HttpRequest) -> dict:
         "exports_active": any(e.is_active for e in exports),
         "preview": selectors.export_preview(exports),
         "formats": Export.Format.choices,
-        "can_export": job.owner_id == request.user.pk or request.user.is_admin,
+        "can_export": request.user.may_manage(job.owner_id),
         "since": timezone.now().isoformat(),
     }
 

@@ -670,7 +670,7 @@ def job_cancel(*, job: RenderJob, actor: User) -> RenderJob:
     """Cancel a queued or running job: upstream DELETE (refunds upstream), credits released."""
     with transaction.atomic():
         job = _lock(job.pk)
-        if job.owner_id != actor.pk and not actor.is_admin:
+        if not actor.may_manage(job.owner_id):
             raise RenderRefused(
                 "Only the member who started this render or an admin can cancel it."
             )
@@ -703,7 +703,7 @@ def job_delete_files(*, job: RenderJob, actor: User) -> RenderJob:
     """Delete a finished job's files (owner or admin); the job row and its ledger entries stay."""
     with transaction.atomic():
         job = _lock(job.pk)
-        if job.owner_id != actor.pk and not actor.is_admin:
+        if not actor.may_manage(job.owner_id):
             raise RenderRefused(
                 "Only the member who started this render or an admin can delete it."
             )

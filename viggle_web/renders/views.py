@@ -46,7 +46,7 @@ def _get_job_for_user(request: HttpRequest, public_id: str, *, write: bool = Fal
     """Renders are shared with the whole team for reading; changing one takes its owner or an
     admin."""
     job = get_object_or_404(selectors.jobs_for_display(), public_id=public_id)
-    if write and job.owner_id != request.user.pk and not request.user.is_admin:
+    if write and not request.user.may_manage(job.owner_id):
         raise PermissionDenied("Only the member who started this render or an admin can do that.")
     return job
 

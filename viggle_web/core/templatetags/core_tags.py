@@ -22,3 +22,11 @@ def get_item(mapping: object, key: str) -> object:
     """``{{ form.data|get_item:name }}``: look a key up in a dict or QueryDict."""
     getter = getattr(mapping, "get", None)
     return getter(key) if getter else None
+
+
+@register.filter
+def may_manage(user: object, owner_id: int | None) -> bool:
+    """``{% if request.user|may_manage:job.owner_id %}``: the owner-or-admin rule
+    (``User.may_manage``) for templates."""
+    check = getattr(user, "may_manage", None)
+    return bool(check and check(owner_id))
