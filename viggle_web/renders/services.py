@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
+from viggle_web.assets import media
 from viggle_web.assets.models import Asset
 from viggle_web.assets.services import asset_upload
 from viggle_web.core.audit import audit_record
@@ -568,8 +569,8 @@ def job_poll(*, job_id: int, owner: str) -> None:
 
 
 def _probe_and_poster(path: str) -> tuple[float, bytes | None]:
-    import io
-
+    """The result's length, and its poster cut the way the gallery cuts one for a video
+    (``assets.media.video_poster``); no poster when no frame decodes."""
     import av
 
     with av.open(path) as container:
@@ -578,14 +579,11 @@ def _probe_and_poster(path: str) -> tuple[float, bytes | None]:
             duration = float(stream.duration * stream.time_base)
         else:
             duration = (container.duration or 0) / 1_000_000
-        poster = None
-        for frame in container.decode(stream):
-            image = frame.to_image()
-            image.thumbnail((640, 640))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=85)
-            poster = buffer.getvalue()
-            break
+    with open(path, "rb") as source:
+        try:
+            poster = media.video_poster(source, at_seconds=min(1.0, duration / 3))
+        except media.MediaRejected:
+            poster = None
     return duration, poster
 
 
