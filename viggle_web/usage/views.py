@@ -5,7 +5,7 @@ Views parse with a Form, decide who may see what, and hand over to selectors and
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,6 +13,7 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from viggle_web.accounts import selectors as account_selectors
@@ -21,6 +22,7 @@ from viggle_web.accounts.models import User
 from viggle_web.accounts.permissions import admin_required
 from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.usage import selectors, services
+from viggle_web.usage.charts import bar_chart, stacked_chart
 from viggle_web.usage.forms import BudgetForm, UsageFilterForm
 from viggle_web.usage.selectors import UsageReport, UsageRow
 
@@ -61,7 +63,19 @@ def _report_from_query(request: HttpRequest) -> tuple[UsageFilterForm, UsageRepo
 def report(request: HttpRequest) -> HttpResponse:
     form, usage = _report_from_query(request)
     user: User = request.user  # type: ignore[assignment]
-    context: dict = {"form": form, "report": usage, "budget": selectors.budget_status(user=user)}
+    context: dict = {
+        "form": form,
+        "report": usage,
+        "budget": selectors.budget_status(user=user),
+        "presets": [
+            {
+                "label": label,
+                "query": _query_with(request, start=start.isoformat(), end=end.isoformat()),
+                "current": usage is not None and (usage.start, usage.end) == (start, end),
+            }
+            for label, start, end in date_presets(timezone.localdate())
+        ],
+    }
     if user.is_admin:
         context["members"] = [
             {"pk": member.pk, "name": member.display_name}
@@ -72,6 +86,17 @@ def report(request: HttpRequest) -> HttpResponse:
     if usage is None:
         return render(request, "usage/report.html", context, status=400)
     context["chart"] = bar_chart(usage.series)
+    split = form.cleaned_data.get("split") or ""
+    if split:
+        context["split_chart"] = stacked_chart(
+            selectors.usage_series_split(
+                start=usage.start,
+                end=usage.end,
+                group=usage.group,
+                by=split,
+                member_id=usage.member_id,
+            )
+        )
     context["csv_query"] = request.GET.urlencode()
     # The per-day (or per-month) table is paged so the page stays a few screens tall; the chart
     # and the CSV keep the whole period.
@@ -86,6 +111,14 @@ def report(request: HttpRequest) -> HttpResponse:
             context["ledger_total"] = selectors.credits_used(user=None, start=lower, end=upper)
         context["balance"] = selectors.viggle_balance()
     return render(request, "usage/report.html", context)
+
+
+def _query_with(request: HttpRequest, **changes: str) -> str:
+    query = request.GET.copy()
+    query.pop("rows", None)
+    for key, value in changes.items():
+        query[key] = value
+    return query.urlencode()
 
 
 CSV_HEADER = [
@@ -140,72 +173,16 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
-# --- Chart -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-    credits: int
-    negative: bool
-
-
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: int
-    left: int
-    top: int
-    plot_width: int
-    plot_height: int
-    zero_y: float
-    max_credits: int
-    min_credits: int
-    bars: list[Bar]
-    ticks: list[tuple[float, str, str]]  # x, label, text-anchor
-
-
-def bar_chart(series: list[UsageRow], *, width: int = 760, height: int = 220) -> Chart:
-    """Geometry of an inline SVG bar chart of credits per period, drawn on the server."""
-    left, top, bottom, right = 56, 12, 28, 8
-    plot_w, plot_h = width - left - right, height - top - bottom
-    high = max([0, *(row.credits for row in series)])
-    low = min([0, *(row.credits for row in series)])
-    span = (high - low) or 1
-    zero_y = top + plot_h * high / span
-    slot = plot_w / max(1, len(series))
-    bar_w = max(1.0, slot * 0.8)
-    bars = []
-    for n, row in enumerate(series):
-        h = plot_h * abs(row.credits) / span
-        y = zero_y - h if row.credits >= 0 else zero_y
-        x = left + n * slot + (slot - bar_w) / 2
-        bars.append(
-            Bar(
-                round(x, 2),
-                round(y, 2),
-                round(bar_w, 2),
-                round(h, 2),
-                row.label,
-                row.credits,
-                row.credits < 0,
-            )
-        )
-    # A handful of x labels: first, last and evenly spaced ones between, kept inside the frame.
-    step = max(1, round(len(series) / 6))
-    picked = [n for n in range(len(series)) if n % step == 0 or n == len(series) - 1]
-    if len(picked) > 1 and (picked[-1] - picked[-2]) * slot < 90:
-        picked.pop(-2)
-    offset = {"start": 0.0, "middle": slot / 2, "end": slot}
-    ticks = []
-    for n in picked:
-        anchor = "start" if n == 0 else "end" if n == len(series) - 1 else "middle"
-        ticks.append((round(left + n * slot + offset[anchor], 2), series[n].label, anchor))
-    return Chart(width, height, left, top, plot_w, plot_h, round(zero_y, 2), high, low, bars, ticks)
+def date_presets(today: date) -> list[tuple[str, date, date]]:
+    """The ranges people ask for most: this month, last month and the last 30 days."""
+    this_start = today.replace(day=1)
+    this_end = (this_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    last_end = this_start - timedelta(days=1)
+    return [
+        ("This month", this_start, this_end),
+        ("Last month", last_end.replace(day=1), last_end),
+        ("Last 30 days", today - timedelta(days=29), today),
+    ]
 
 
 # --- Budgets -----------------------------------------------------------------------------------
