@@ -72,7 +72,8 @@ def test_filters_are_labelled_and_speak_peoples_names(
         unlabelled = page.evaluate(
             """() => [...document.querySelectorAll(
                     'form.filters select, form.filters input:not([type=hidden])')]
-                .filter(el => !el.closest('label') || !el.closest('label').innerText.trim())
+                .filter(el => ![...el.labels].some(l => l.innerText.trim()
+                    && l.getBoundingClientRect().width > 0))
                 .map(el => el.name)"""
         )
         assert unlabelled == [], (path, unlabelled)

@@ -25,6 +25,11 @@ class UsageFilterForm(forms.Form):
         required=False, choices=[("day", "Per day"), ("month", "Per month")], label="Group by"
     )
     member = forms.IntegerField(required=False, min_value=1)
+    split = forms.ChoiceField(
+        required=False,
+        choices=[("", "Total only"), ("member", "Member"), ("kind", "Kind")],
+        label="Split chart by",
+    )
 
     @staticmethod
     def this_month() -> tuple[date, date]:

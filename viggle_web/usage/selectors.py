@@ -256,9 +256,7 @@ def usage_by_member_and_model(
     source, metrics = _report_rows(start=start, end=end, member_id=member_id)
     rows = list(source.values("user_id", "model", "mode").annotate(**metrics))
     # Names in a second, small query: joining users into the big GROUP BY costs more.
-    names = dict(
-        User.objects.filter(pk__in={row["user_id"] for row in rows}).values_list("pk", "username")
-    )
+    names = _display_names({row["user_id"] for row in rows})
     members: dict[int, UsageRow] = {}
     models: dict[tuple[str, str], UsageRow] = {}
     for row in rows:
@@ -324,6 +322,52 @@ def usage_series(
         else UsageRow(label=period.strftime(fmt), key=period)
         for period in _periods(start, end, group)
     ]
+
+
+def _display_names(ids: set[int]) -> dict[int, str]:
+    """Members' names as people know them (full name, else username)."""
+    users = User.objects.filter(pk__in=ids).only("pk", "username", "first_name", "last_name")
+    return {user.pk: user.display_name for user in users}
+
+
+@dataclass(frozen=True)
+class SplitSeries:
+    """Credits per period, split into segments (members or kinds of spending) for the chart."""
+
+    labels: list[str]  # one per period
+    segments: list[tuple[str, list[int]]]  # (segment name, credits per period)
+
+
+def usage_series_split(
+    *, start: date, end: date, group: Group, by: str, member_id: int | None = None
+) -> SplitSeries:
+    """The chart's stacks: credits per period and per member (``by="member"``) or per kind
+    (``by="kind"``: model and speed of renders, characters, template imports). One query."""
+    tz = timezone.get_current_timezone()
+    source, _ = _report_rows(start=start, end=end, member_id=member_id)
+    if source.model is UsageDay:
+        period = F("day")
+    else:
+        period = (TruncDay if group == "day" else TruncMonth)("created_at", tzinfo=tz)
+    keys = ["user_id"] if by == "member" else ["model", "mode"]
+    rows = source.annotate(period=period).values("period", *keys).annotate(total=Sum("credits"))
+    periods = _periods(start, end, group)
+    index = {p: n for n, p in enumerate(periods)}
+    stacks: dict[Any, list[int]] = {}
+    for row in rows.order_by():
+        key = row["period"]
+        key = timezone.localtime(key, tz).date() if isinstance(key, datetime) else key
+        key = key.replace(day=1) if group == "month" else key
+        segment = row["user_id"] if by == "member" else (row["model"], row["mode"])
+        stacks.setdefault(segment, [0] * len(periods))[index[key]] += row["total"] or 0
+    if by == "member":
+        names = _display_names(set(stacks))
+        named = [(names.get(k, str(k)), v) for k, v in stacks.items()]
+    else:
+        named = [(_model_label(*k), v) for k, v in stacks.items()]
+    named.sort(key=lambda item: (-sum(item[1]), item[0]))
+    fmt = "%Y-%m-%d" if group == "day" else "%Y-%m"
+    return SplitSeries(labels=[p.strftime(fmt) for p in periods], segments=named)
 
 
 def _model_label(model: str, mode: str) -> str:
