@@ -2,7 +2,7 @@
 count too), and the import graph must have no cycle, between apps or between modules, and apps
 may import only apps below them:
 
-    core <- accounts <- usage <- assets <- renders <- gateway, exports
+    core <- accounts <- usage <- assets <- renders <- gateway <- exports
 
 ``viggle`` (the API boundary) imports none of the apps and any app may use it; the simulator is
 independent: it may use ``viggle`` and ``core``, and no app imports it. A lower app that has to
@@ -17,7 +17,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "viggle_web"
 
-LAYERS = [["core"], ["accounts"], ["usage"], ["assets"], ["renders"], ["gateway", "exports"]]
+# exports serves its API through the gateway's endpoint decorator and payloads, so it sits above.
+LAYERS = [["core"], ["accounts"], ["usage"], ["assets"], ["renders"], ["gateway"], ["exports"]]
 LEVEL = {app: n for n, tier in enumerate(LAYERS) for app in tier}
 # Apps outside the layers, with what each may import.
 INDEPENDENT = {"viggle": set(), "simulator": {"viggle", "core"}}

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
-from viggle_web.viggle.errors import ViggleError
+from viggle_web.viggle.errors import FAST_MODE_FULL, ViggleError
 
 MISSING_KEY = "CS-UORC01-006"
 BAD_KEY = "CS-UORC01-007"
 NO_CREDITS = "CS-UORC01-008"
-FAST_FULL = "CS-UORC01-001"
+FAST_FULL = FAST_MODE_FULL
 VALIDATION = "CS-UORC01-002"
 RENDER_FAILED = "CS-UORC01-009"
 NEED_IMAGE = "CS-ORIV-001"

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from viggle_web.viggle.errors import FAST_MODE_FULL
+
 
 def new_public_id() -> str:
     return "r_" + secrets.token_urlsafe(18)
@@ -30,6 +32,9 @@ class RenderJob(models.Model):
         COMPLETE = "complete", "Complete"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # The create call may have started (and charged) a job upstream whose id we never
+        # learnt: not sent again, credits kept reserved, until an admin links or releases it.
+        ATTENTION = "attention", "Needs attention"
 
     ACTIVE = (Status.PENDING, Status.QUEUED, Status.PROCESSING, Status.FINISHING)
     FINAL = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
@@ -129,6 +134,11 @@ class RenderJob(models.Model):
         return self.status in self.FINAL
 
     @property
+    def failed_for_fast_capacity(self) -> bool:
+        """Failed because fast mode was full: the page offers the same render at normal speed."""
+        return self.status == self.Status.FAILED and self.error_code == FAST_MODE_FULL
+
+    @property
     def stage(self) -> str:
         """A readable stage for people, from the upstream checkpoint."""
         if self.status == self.Status.PENDING:
@@ -137,6 +147,8 @@ class RenderJob(models.Model):
             return "Waiting in Viggle's queue"
         if self.status == self.Status.FINISHING:
             return "Saving the result"
+        if self.status == self.Status.ATTENTION:
+            return "Waiting for an admin"
         if self.status != self.Status.PROCESSING:
             return self.get_status_display()
         return {

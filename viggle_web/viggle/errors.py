@@ -15,6 +15,9 @@ CODE_ALIASES: dict[str, str] = {
     "CS-ORCR-001": "CS-UORC01-008",
 }
 
+# Viggle's code for "fast mode has no capacity now": the same render at normal speed can go.
+FAST_MODE_FULL = "CS-UORC01-001"
+
 # Codes the client itself assigns (not from Viggle).
 AMBIGUOUS = "ambiguous"
 CONNECTION = "connection"
