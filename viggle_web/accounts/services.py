@@ -60,6 +60,13 @@ def member_set_password_path(*, user: User) -> str:
     return reverse("members:set_password", kwargs={"uidb64": uid, "token": token})
 
 
+@transaction.atomic
+def member_password_link(*, actor: User, user: User) -> str:
+    """A new one-time set-password link for ``user``, made by an admin (audited)."""
+    audit_record(actor=actor, action="password_link", target=user.username)
+    return member_set_password_path(user=user)
+
+
 def _active_admin_count(exclude: User) -> int:
     admins = Q(role=User.Role.ADMIN) | Q(is_superuser=True)
     return User.objects.filter(admins, is_active=True).exclude(pk=exclude.pk).count()

@@ -18,7 +18,6 @@ from viggle_web.accounts.forms import (
 )
 from viggle_web.accounts.models import User
 from viggle_web.accounts.permissions import admin_required
-from viggle_web.core.audit import audit_record
 from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.core.models import AuditEvent
 
@@ -126,8 +125,9 @@ def member_set_active(request: HttpRequest, member_id: int) -> HttpResponse:
 @require_POST
 def member_password_link(request: HttpRequest, member_id: int) -> HttpResponse:
     member = _get_member_for_admin(request, member_id)
-    link = request.build_absolute_uri(services.member_set_password_path(user=member))
-    audit_record(actor=request.user, action="password_link", target=member.username)
+    link = request.build_absolute_uri(
+        services.member_password_link(actor=request.user, user=member)
+    )
     return render(
         request, "accounts/member_added.html", {"member": member, "set_password_link": link}
     )
