@@ -12,6 +12,7 @@ react to a higher one subscribes to an event or a registry instead (docs/archite
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -192,3 +193,33 @@ def test_the_checks_catch_a_cycle_and_an_upward_import():
         ["viggle_web.usage.models", "viggle_web.usage.rollup", "viggle_web.usage.services"]
     ]
     assert list(_app_edges(graph)) == [("usage", "renders")]
+
+
+# --- rules stay in services, not in views, templates or models' save ---------------------------
+
+TEMPLATES = PACKAGE.parent / "templates"
+
+
+def test_views_leave_auditing_to_the_services():
+    graph = _graph()
+    auditing_views = sorted(
+        module
+        for module, targets in graph.items()
+        if module.rsplit(".", 1)[-1].endswith("views") and "viggle_web.core.audit" in targets
+    )
+    assert auditing_views == []
+
+
+def test_templates_do_not_decide_on_error_codes():
+    deciding = [
+        f"{path.relative_to(TEMPLATES)}:{number}"
+        for path in TEMPLATES.rglob("*.html")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"{%[^%]*\berror_code\b[^%]*%}", line)
+    ]
+    assert deciding == []
+
+
+def test_the_ledger_model_does_not_update_the_rollup():
+    # The rollup is kept by the ledger's insert service (usage.services.ledger_insert).
+    assert "viggle_web.usage.rollup" not in _graph()["viggle_web.usage.models"]
