@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -29,9 +29,10 @@ from viggle_web.usage.models import CreditEntry, UsageDay
 
 KEY = ("day", "user_id", "model", "mode")
 _RELEASE = Q(kind=CreditEntry.Kind.RELEASE)
-# Rollup column -> its aggregate over ledger rows. Annotation names may not shadow the ledger's
-# own fields, hence the "r_" prefix (stripped again for the column names).
-_SUMS: dict[str, Any] = {
+# Rollup column -> its aggregate over ledger rows (the report's metrics too: usage/selectors.py).
+# Annotation names may not shadow the ledger's own fields, hence the "r_" prefix (stripped again
+# for the column names).
+LEDGER_SUMS: dict[str, Any] = {
     "entries": Count("id"),
     "credits": Coalesce(Sum("credits"), 0),
     "output_seconds": Coalesce(Sum("output_seconds"), 0.0),
@@ -40,7 +41,7 @@ _SUMS: dict[str, Any] = {
     "released_credits": Coalesce(Sum("credits", filter=_RELEASE), 0),
     "characters": Count("id", filter=Q(kind=CreditEntry.Kind.CHARACTER)),
 }
-SUM_COLUMNS = tuple(_SUMS)
+SUM_COLUMNS = tuple(LEDGER_SUMS)
 _BATCH = 500
 
 
@@ -52,7 +53,7 @@ def ledger_days(entries: QuerySet[CreditEntry] | None = None) -> QuerySet:
         entries.order_by()
         .annotate(r_day=TruncDate("created_at", tzinfo=timezone.get_default_timezone()))
         .values("r_day", "user_id", "model", "mode")
-        .annotate(**{f"r_{name}": expr for name, expr in _SUMS.items()})
+        .annotate(**{f"r_{name}": expr for name, expr in LEDGER_SUMS.items()})
     )
 
 
@@ -85,6 +86,16 @@ def rollup_add(entry_ids: Iterable[int], *, using: str = "default") -> None:
         sql = f"{insert} ON CONFLICT ({', '.join(map(qn, KEY))}) DO UPDATE SET {add}"
         with connections[using].cursor() as cursor:
             cursor.execute(sql, params)
+
+
+def rollup_subtract(entries: QuerySet[CreditEntry], *, using: str = "default") -> None:
+    """Take ``entries`` (which the calling transaction is about to delete) out of the rollup,
+    dropping a day's row when nothing of it is left, so the rollup still equals the ledger."""
+    for row in ledger_days(entries).using(using):
+        key = {"day": row["r_day"], "user_id": row["user_id"], "model": row["model"]}
+        days = UsageDay.objects.using(using).filter(**key, mode=row["mode"])
+        days.update(**{name: F(name) - row[f"r_{name}"] for name in SUM_COLUMNS})
+        days.filter(entries__lte=0).delete()
 
 
 def rollup_rebuild(*, using: str = "default") -> int:

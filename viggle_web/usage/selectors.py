@@ -13,12 +13,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from django.core.cache import cache
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
 from viggle_web.usage.models import Budget, CreditEntry, OrgBudget, UsageDay
+from viggle_web.usage.rollup import LEDGER_SUMS
 
 
 def month_window(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -140,18 +141,11 @@ def budget_status(*, user: User) -> BudgetStatus:
 
 Group = Literal["day", "month"]
 
-# The metrics of one row of any breakdown. "released" entries are the failed and cancelled renders
-# (a release is booked exactly once per such job), and what they gave back.
-_RELEASE = Q(kind=CreditEntry.Kind.RELEASE)
-# Annotation names must not shadow the model's fields (Django refuses Sum("credits") as "credits").
-_METRICS = {
-    "m_credits": Coalesce(Sum("credits"), 0),
-    "m_output_seconds": Coalesce(Sum("output_seconds"), 0.0),
-    "m_renders": Count("id", filter=Q(kind=CreditEntry.Kind.SETTLE)),
-    "m_released_jobs": Count("id", filter=_RELEASE),
-    "m_released_credits": Coalesce(Sum("credits", filter=_RELEASE), 0),
-    "m_characters": Count("id", filter=Q(kind=CreditEntry.Kind.CHARACTER)),
-}
+# The metrics of one row of any breakdown: the rollup's sums over ledger rows, but the entry
+# count. "released" entries are the failed and cancelled renders (a release is booked exactly
+# once per such job), and what they gave back. Annotation names must not shadow the model's
+# fields (Django refuses Sum("credits") as "credits"), hence "m_".
+_METRICS = {f"m_{name}": expr for name, expr in LEDGER_SUMS.items() if name != "entries"}
 # The same metrics over rollup rows (each already a sum or count over its day's entries).
 _DAY_METRICS = {
     "m_credits": Coalesce(Sum("credits"), 0),
@@ -292,25 +286,37 @@ def _periods(start: date, end: date, group: Group) -> list[date]:
     return periods
 
 
+def _period(source: QuerySet, group: Group) -> Any:
+    """The period a row falls in: rollup rows by their plain day column even for months (folded
+    afterwards: cheaper in Postgres than truncating 365 x members x models dates, and a year is
+    only 365 rows), ledger rows by their time cut in the site's time zone."""
+    if source.model is UsageDay:
+        return F("day")
+    truncate = TruncDay if group == "day" else TruncMonth
+    return truncate("created_at", tzinfo=timezone.get_current_timezone())
+
+
+def _period_start(value: date | datetime, group: Group) -> date:
+    """The first day of the period a ``_period`` value stands for, in the site's time zone."""
+    day = timezone.localtime(value).date() if isinstance(value, datetime) else value
+    return day.replace(day=1) if group == "month" else day
+
+
 def usage_series(
     *, start: date, end: date, group: Group, member_id: int | None = None
 ) -> list[UsageRow]:
     """One row per day or month of the range, empty periods included (one query). Periods are
     cut in the site's time zone, like the budget month."""
-    tz = timezone.get_current_timezone()
     source, metrics = _report_rows(start=start, end=end, member_id=member_id)
-    if source.model is UsageDay:
-        # Grouped by the plain day column even for months (folded below): cheaper in Postgres
-        # than truncating 365 x members x models dates, and a year is only 365 rows.
-        period = F("day")
-    else:
-        period = (TruncDay if group == "day" else TruncMonth)("created_at", tzinfo=tz)
-    rows = source.annotate(period=period).values("period").annotate(**metrics).order_by("period")
+    rows = (
+        source.annotate(period=_period(source, group))
+        .values("period")
+        .annotate(**metrics)
+        .order_by("period")
+    )
     found: dict[date, dict[str, Any]] = {}
     for row in rows:
-        key = row["period"]
-        key = timezone.localtime(key, tz).date() if isinstance(key, datetime) else key
-        key = key.replace(day=1) if group == "month" else key
+        key = _period_start(row["period"], group)
         if key in found:
             found[key] = {name: found[key][name] + row[name] for name in metrics}
         else:
@@ -343,21 +349,15 @@ def usage_series_split(
 ) -> SplitSeries:
     """The chart's stacks: credits per period and per member (``by="member"``) or per kind
     (``by="kind"``: model and speed of renders, characters, template imports). One query."""
-    tz = timezone.get_current_timezone()
     source, _ = _report_rows(start=start, end=end, member_id=member_id)
-    if source.model is UsageDay:
-        period = F("day")
-    else:
-        period = (TruncDay if group == "day" else TruncMonth)("created_at", tzinfo=tz)
+    period = _period(source, group)
     keys = ["user_id"] if by == "member" else ["model", "mode"]
     rows = source.annotate(period=period).values("period", *keys).annotate(total=Sum("credits"))
     periods = _periods(start, end, group)
     index = {p: n for n, p in enumerate(periods)}
     stacks: dict[Any, list[int]] = {}
     for row in rows.order_by():
-        key = row["period"]
-        key = timezone.localtime(key, tz).date() if isinstance(key, datetime) else key
-        key = key.replace(day=1) if group == "month" else key
+        key = _period_start(row["period"], group)
         segment = row["user_id"] if by == "member" else (row["model"], row["mode"])
         stacks.setdefault(segment, [0] * len(periods))[index[key]] += row["total"] or 0
     if by == "member":
