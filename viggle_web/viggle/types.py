@@ -157,8 +157,34 @@ class Preprocessed:
         )
 
 
+class Prepared:
+    """Something Viggle prepares from an upload (a character, a scene): pending, then ready or
+    failed."""
+
+    status: str
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == "ready"
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == "failed"
+
+
+def _prepared_fields(data: dict[str, Any], id_key: str) -> dict[str, Any]:
+    """The fields every prepared object's JSON has (``id`` or ``<kind>_id``)."""
+    return {
+        "id": _str(data.get("id")) or _str(data.get(id_key)) or "",
+        "name": _str(data.get("name")) or "",
+        "status": _str(data.get("status")) or "pending",
+        "error_message": _str(data.get("error_message")) or _str(data.get("error")),
+        "raw": data,
+    }
+
+
 @dataclass(frozen=True)
-class Character:
+class Character(Prepared):
     id: str
     name: str
     status: str
@@ -170,26 +196,14 @@ class Character:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Character:
         return cls(
-            id=_str(data.get("id")) or _str(data.get("character_id")) or "",
-            name=_str(data.get("name")) or "",
-            status=_str(data.get("status")) or "pending",
-            error_message=_str(data.get("error_message")) or _str(data.get("error")),
+            **_prepared_fields(data, "character_id"),
             thumbnail_url=_str(data.get("thumbnail_url")),
             credits_used=_float(data.get("credits_used")),
-            raw=data,
         )
-
-    @property
-    def is_ready(self) -> bool:
-        return self.status == "ready"
-
-    @property
-    def is_failed(self) -> bool:
-        return self.status == "failed"
 
 
 @dataclass(frozen=True)
-class Scene:
+class Scene(Prepared):
     id: str
     name: str
     status: str
@@ -208,25 +222,13 @@ class Scene:
             return None if value is None else _int(value)
 
         return cls(
-            id=_str(data.get("id")) or _str(data.get("scene_id")) or "",
-            name=_str(data.get("name")) or "",
-            status=_str(data.get("status")) or "pending",
+            **_prepared_fields(data, "scene_id"),
             duration_seconds=_float(data.get("duration_seconds")),
             fps=_float(data.get("fps")),
             total_frames=opt_int("total_frames"),
             width=opt_int("width"),
             height=opt_int("height"),
-            error_message=_str(data.get("error_message")) or _str(data.get("error")),
-            raw=data,
         )
-
-    @property
-    def is_ready(self) -> bool:
-        return self.status == "ready"
-
-    @property
-    def is_failed(self) -> bool:
-        return self.status == "failed"
 
 
 @dataclass(frozen=True)
