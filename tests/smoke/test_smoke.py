@@ -3,8 +3,8 @@
     log in -> upload a character and a motion -> start a render -> the worker sends it and
     polls it to complete -> download the result -> the usage page shows what it cost.
 
-Two layouts, each with its own web server (uvicorn), Viggle simulator and qcluster processes on
-the test database:
+Two layouts, each with its own web server (uvicorn) and qcluster processes on the test database,
+talking to the Viggle simulator (its own process, ``viggle_sim``):
 
 - ``one-machine``: what ``bin/run`` starts: local files, the database as django-q2's broker, one
   worker. Marked ``smoke``: bin/test runs it a second time on SQLite, ``bin/run``'s database.
@@ -21,7 +21,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -31,7 +31,7 @@ from django.db.models import Sum
 from tests.conftest import PASSWORD
 from tests.hardening.servers import free_port, uvicorn_server
 from tests.media_factory import make_mp4, make_png
-from tests.workers import ROOT, QCluster, _database_url, wait_until
+from tests.workers import ROOT, QCluster, wait_until
 from viggle_web.assets.models import Asset
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage.models import CreditEntry
@@ -71,22 +71,6 @@ def _process(command: list[str], env: dict[str, str], ready_url: str) -> Iterato
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-
-
-def _simulator(tmp_path: Path) -> tuple[str, AbstractContextManager[None]]:
-    """The Viggle simulator as its own process (as bin/run starts it), with its own files."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "viggle_web.settings_test",
-        "DATABASE_URL": _database_url(),
-        "MEDIA_ROOT": str(tmp_path / "viggle"),
-        "LOG_LEVEL": "WARNING",
-        "SMOKE_LOG_DIR": str(tmp_path),
-    }
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "manage.py", "viggle_simulator", "--port", str(port)]
-    return base, _process(command, env, f"{base}/control")
 
 
 @contextmanager
@@ -157,7 +141,7 @@ class Member:
     "layout", [pytest.param("one-machine", marks=pytest.mark.smoke), "scale-out"]
 )
 def test_a_member_logs_in_uploads_renders_downloads_and_sees_the_cost(
-    layout, request, member, media_root, tmp_path
+    layout, request, member, media_root, tmp_path, viggle_sim
 ):
     env: dict[str, str] = {"MEDIA_ROOT": str(media_root), "Q_CLUSTER_NAME": "viggle-smoke"}
     workers = 1
@@ -166,9 +150,7 @@ def test_a_member_logs_in_uploads_renders_downloads_and_sees_the_cost(
             s3 = stack.enter_context(_s3_server(tmp_path))
             env.update(s3, REDIS_URL=request.getfixturevalue("redis_url"))
             workers = 2
-        sim_url, simulator = _simulator(tmp_path)
-        stack.enter_context(simulator)
-        env.update(VIGGLE_BASE_URL=sim_url, VIGGLE_API_KEY=SIM_KEY)
+        env.update(VIGGLE_BASE_URL=viggle_sim.base_url, VIGGLE_API_KEY=SIM_KEY)
         base = stack.enter_context(uvicorn_server(**env))
         clusters = [QCluster(f"smoke-{n}", **env).start() for n in range(workers)]
         for cluster in clusters:
