@@ -157,11 +157,16 @@ class Preprocessed:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
 class Prepared:
     """Something Viggle prepares from an upload (a character, a scene): pending, then ready or
     failed."""
 
+    id: str
+    name: str
     status: str
+    error_message: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @property
     def is_ready(self) -> bool:
@@ -183,15 +188,10 @@ def _prepared_fields(data: dict[str, Any], id_key: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Character(Prepared):
-    id: str
-    name: str
-    status: str
-    error_message: str | None
     thumbnail_url: str | None
     credits_used: float | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Character:
@@ -202,18 +202,13 @@ class Character(Prepared):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Scene(Prepared):
-    id: str
-    name: str
-    status: str
     duration_seconds: float | None
     fps: float | None
     total_frames: int | None
     width: int | None
     height: int | None
-    error_message: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Scene:
