@@ -71,6 +71,7 @@ def _lease_holders(clusters: list[QCluster]) -> set[str]:
     return holders
 
 
+@pytest.mark.timeout(600)  # waits up to 240 s for 50 renders, after submitting them
 def test_two_clusters_finish_50_jobs_and_never_poll_one_job_concurrently(
     member, tmp_path, viggle_sim
 ):

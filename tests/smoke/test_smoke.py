@@ -38,7 +38,8 @@ from viggle_web.usage.models import CreditEntry
 from viggle_web.usage.rollup import rollup_differences
 from viggle_web.usage.services import credits_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+# Several processes start and a render runs to the end: longer than the suite's default.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
 
 SIM_KEY = "sk-simulator-local-dev"
 BUCKET = "viggle-smoke"
