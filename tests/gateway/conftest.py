@@ -77,3 +77,11 @@ def detail(response) -> dict[str, str]:
     assert set(body) == {"detail"}, body
     assert set(body["detail"]) == {"error_code", "message", "action"}, body
     return body["detail"]
+
+
+@pytest.fixture(autouse=True)
+def _viggle_answers_at_once(settings) -> None:
+    """POST /api/render sends the job to Viggle during the request. Tests that run without the
+    simulator find no Viggle there: the client gives up at once instead of backing off for
+    seconds (the job then waits to be sent again, as in production when Viggle is down)."""
+    settings.VIGGLE_MAX_RETRIES = 0

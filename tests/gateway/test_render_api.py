@@ -290,7 +290,6 @@ def test_status_values_are_viggles(api, files, ours, theirs):
         "checkpoint",
         "cdn_url",
         "download_url",
-        "mask_cdn_url",
         "error",
         "error_code",
         "error_message",
@@ -333,7 +332,7 @@ def test_unknown_and_web_jobs_are_404_on_the_public_status(api, files):
 
 @pytest.mark.django_db
 def test_a_complete_job_links_a_signed_expiring_copy(api, files, monkeypatch):
-    job_id = post_files(api, files).json()["job_id"]
+    job_id = post_files(api, files, background_mode="transparent").json()["job_id"]
     job = RenderJob.objects.get()
     job.output.save("output.mp4", ContentFile(files[1].read_bytes()), save=False)
     job.mask.save("mask.mp4", ContentFile(b"mask-bytes"), save=False)

@@ -377,3 +377,60 @@ def test_a_repeat_character_preprocess_books_what_viggle_books_and_says_so(
         third = api.post("/api/characters/preprocess", {"name": "Hero", "image": fh})
     assert third.status_code == 402 and detail(third)["error_code"] == "BUDGET_EXCEEDED"
     assert entries.count() == 2
+
+
+# --- errors Viggle gives at create come at create --------------------------------------------
+
+
+def nothing_kept(viggle_sim) -> None:
+    """No job on our side, nothing booked (ledger and its daily rollup), no file kept."""
+    from viggle_web.usage.models import UsageDay
+
+    assert not RenderJob.objects.exists()
+    assert not CreditEntry.objects.exists() and not UsageDay.objects.exists()
+    assert not Asset.objects.exists()
+
+
+def test_fast_without_capacity_is_400_cs_uorc01_001_at_create(viggle_sim, api, tmp_path):
+    viggle_sim.set_capacity(0)
+    png, mp4 = make_png(tmp_path / "a.png"), make_mp4(tmp_path / "b.mp4", seconds=2.0)
+    with png.open("rb") as ref, mp4.open("rb") as drv:
+        response = api.post("/api/render", {"ref_image": ref, "driving_video": drv, "fast": "true"})
+    assert response.status_code == 400, response.content
+    body = detail(response)
+    assert body["error_code"] == "CS-UORC01-001"
+    assert "fast" in (body["message"] + body["action"]).lower()
+    # Viggle was asked once and said no; nothing of it is kept or booked here.
+    assert [c["status"] for c in viggle_sim.creates()] == [400]
+    nothing_kept(viggle_sim)
+    # With capacity, the same request is a job.
+    viggle_sim.set_capacity(None)
+    with png.open("rb") as ref, mp4.open("rb") as drv:
+        again = api.post("/api/render", {"ref_image": ref, "driving_video": drv, "fast": "true"})
+    assert again.status_code == 200 and again.json()["mode"] == "fast"
+    assert RenderJob.objects.get().upstream_job_id
+
+
+def test_too_few_upstream_credits_is_402_cs_uorc01_008_at_create(viggle_sim, api, tmp_path):
+    viggle_sim.set_credits(1)  # the render costs 2
+    png, mp4 = make_png(tmp_path / "a.png"), make_mp4(tmp_path / "b.mp4", seconds=2.0)
+    with png.open("rb") as ref, mp4.open("rb") as drv:
+        response = api.post("/api/render", {"ref_image": ref, "driving_video": drv})
+    assert response.status_code == 402, response.content
+    assert detail(response)["error_code"] == "CS-UORC01-008"
+    assert [c["status"] for c in viggle_sim.creates()] == [402]
+    nothing_kept(viggle_sim)
+
+
+def test_a_refusal_by_ids_is_answered_at_create_too(viggle_sim, api, member, tmp_path):
+    png, mp4 = make_png(tmp_path / "hero.png"), make_mp4(tmp_path / "walk.mp4", seconds=1.0)
+    character, scene = prepare_on_the_api(api, png, mp4)
+    booked = sum(CreditEntry.objects.values_list("credits", flat=True))
+    viggle_sim.set_capacity(0)
+    response = api.post(
+        "/api/render", {"character_id": character, "scene_id": scene, "fast": "true"}
+    )
+    assert response.status_code == 400 and detail(response)["error_code"] == "CS-UORC01-001"
+    assert not RenderJob.objects.exists()
+    assert sum(CreditEntry.objects.values_list("credits", flat=True)) == booked
+    assert not CreditEntry.objects.filter(kind="reserve").exists()

@@ -16,7 +16,7 @@ from django.utils import timezone
 from viggle_web.accounts.models import User
 from viggle_web.core.audit import audit_record
 from viggle_web.usage.models import Budget, CreditEntry, OrgBudget
-from viggle_web.usage.rollup import rollup_add
+from viggle_web.usage.rollup import rollup_add, rollup_subtract
 from viggle_web.usage.selectors import budget_status
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,18 @@ def ledger_insert(entries: Sequence[CreditEntry]) -> list[CreditEntry]:
         created = CreditEntry.objects.bulk_create(entries)
         rollup_add([entry.pk for entry in created])
     return created
+
+
+@transaction.atomic
+def credit_withdraw_job(*, job_id: int) -> int:
+    """Take a render's entries out of the ledger (and its rollup) as if never booked. Only for
+    a render that Viggle refused when it was created, so it started nothing and cost nothing,
+    and that is being deleted with it: the API for scripts answers Viggle's refusal at create,
+    and the script never learns of a job. Returns how many entries went."""
+    entries = CreditEntry.objects.filter(job_id=job_id)
+    rollup_subtract(entries)
+    count, _ = entries.delete()
+    return count
 
 
 def _book(**fields) -> tuple[CreditEntry, bool]:
