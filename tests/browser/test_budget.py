@@ -67,11 +67,14 @@ def test_a_members_over_cap_render_is_refused_with_the_remaining_amount(
     # The member's 3-second render (3 credits) is refused before anything is sent.
     login("bob", password)
     page.goto(f"{live_server.url}/renders/new/")
-    page.get_by_label("Character").select_option(label="Hero")
-    page.get_by_label("Motion").select_option(label="Jump (3.0 s)")
+    page.locator("#picker-character .picker-option", has_text="Hero").click()
+    page.locator("#picker-motion .picker-option", has_text="Jump").click()
     expect(page.locator("#estimate")).to_contain_text("you have 2 left this month")
-    page.get_by_role("button", name="Start render").click()
-    alert = page.locator(".form-errors")
-    expect(alert).to_contain_text("This needs 3 credits")
-    expect(alert).to_contain_text("only 2 of 2 left")
+    # Start is disabled, and the page says why, before anything is sent.
+    start = page.get_by_role("button", name="Start render")
+    expect(start).to_be_disabled()
+    reason = page.locator("#start-blocked")
+    expect(reason).to_contain_text("needs 3 credits")
+    expect(reason).to_contain_text("2 credits are left")
+    expect(start).to_have_attribute("aria-describedby", "start-blocked")
     assert RenderJob.objects.count() == 0

@@ -29,8 +29,8 @@ def test_render_progress_is_live_and_the_result_downloads(
     try:
         login("bob", password)
         page.goto(f"{live_server.url}/renders/new/")
-        page.get_by_label("Character").select_option(label="Hero")
-        page.get_by_label("Motion").select_option(label="Walk (2.0 s)")
+        page.locator("#picker-character .picker-option", has_text="Hero").click()
+        page.locator("#picker-motion .picker-option", has_text="Walk").click()
         expect(page.locator("#estimate")).to_contain_text("Estimated cost: 2 credits")
         page.get_by_role("button", name="Start render").click()
         page.wait_for_url(f"{live_server.url}/renders/r_*/")
@@ -70,6 +70,9 @@ def test_a_character_and_motion_uploaded_inline_are_chosen_on_the_form(
     page.goto(f"{live_server.url}/renders/new/")
     page.locator("#upload-input").set_input_files([str(hero), str(walk)])
     expect(page.locator(".upload-row[data-state=done]")).to_have_count(2, timeout=20_000)
-    expect(page.get_by_label("Character")).to_have_value(str(Asset.objects.get(kind="image").pk))
+    character = page.locator(
+        f'#picker-character input[value="{Asset.objects.get(kind="image").pk}"]'
+    )
+    expect(character).to_be_checked()
     expect(page.locator("#estimate")).to_contain_text("Estimated cost: 3 credits")
-    assert page.get_by_label("Motion").input_value() != ""
+    expect(page.locator("#picker-motion input[type=radio]:checked")).to_have_count(1)

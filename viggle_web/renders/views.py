@@ -19,6 +19,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -77,6 +78,7 @@ def _form_context(request: HttpRequest, form: RenderForm) -> dict:
     # No length yet (a template Viggle is still importing): no estimate rather than 0 credits.
     known = motion is not None and bool(motion.duration_seconds)
     estimate = services.render_estimate(motion=motion, fast=fast) if known else None
+    budget = budget_status(user=request.user)
     return {
         "form": form,
         "characters": _picker_assets([Asset.Kind.IMAGE], character),
@@ -84,9 +86,24 @@ def _form_context(request: HttpRequest, form: RenderForm) -> dict:
         "selected_character": character,
         "selected_motion": motion,
         "estimate": estimate,
-        "budget": budget_status(user=request.user),
+        "budget": budget,
+        "start_blocked": _start_blocked(estimate, budget.remaining),
         "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
+        "preview_url_zero": reverse("gallery:preview", args=[0]),
     }
+
+
+def _start_blocked(estimate: int | None, remaining: int | None) -> str:
+    """Why Start is disabled: the estimate is more than the member has left this month (their
+    own cap or the organisation's). job_submit checks again under locks; this is the early word."""
+    if estimate is None or remaining is None or estimate <= remaining:
+        return ""
+    have = f"{remaining} credit{'s' if remaining != 1 else ''}"
+    return (
+        f"Start is off: this render needs {estimate} credit{'s' if estimate != 1 else ''} and "
+        f"{have} are left this month. Choose a shorter motion or normal speed, or ask an admin "
+        "to raise the budget."
+    )
 
 
 @require_http_methods(["GET", "POST"])
