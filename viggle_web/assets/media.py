@@ -17,6 +17,8 @@ from typing import IO
 import av
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from viggle_web.core.messages import public_message
+
 MIN_SIDE = 64
 MAX_SIDE = 4096
 MIN_SECONDS = 0.5
@@ -36,7 +38,6 @@ EXTENSIONS = {
 }
 # ISO-BMFF top-level boxes that may open an MP4/MOV file (old QuickTime files lack "ftyp").
 _MOV_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
-
 
 # Viggle's error codes for a refused input (docs: shared/docs/viggle-api.md, "Error codes"), so
 # the API for scripts answers with the code Viggle would give. The limits below Viggle's minimum
@@ -308,4 +309,4 @@ def _long(seconds: float) -> str:
 def _short(exc: Exception) -> str:
     # FFmpeg errors carry the (temporary) file name in str(); members need only the reason.
     text = str(getattr(exc, "strerror", None) or exc).strip() or type(exc).__name__
-    return text[:120]
+    return public_message(text, limit=120)

@@ -36,6 +36,7 @@ from viggle_web.assets import media
 from viggle_web.assets.models import Asset, Tag, ViggleResource
 from viggle_web.assets.selectors import asset_is_used
 from viggle_web.core.audit import audit_record
+from viggle_web.core.messages import public_message
 from viggle_web.usage.services import (
     budget_enforce,
     credit_charge_character,
@@ -480,7 +481,7 @@ def resource_submit(*, resource_id: int) -> None:
 def _finish(resource_id: int, status: str, message: str = "") -> None:
     ViggleResource.objects.filter(pk=resource_id).update(
         status=status,
-        error_message=message[:500],
+        error_message=public_message(message),
         lease_until=None,
         next_poll_at=None,
         updated_at=timezone.now(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
+from viggle_web.core.messages import public_message
 from viggle_web.viggle.errors import FAST_MODE_FULL, ViggleError
 
 MISSING_KEY = "CS-UORC01-006"
@@ -84,6 +85,7 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
         action: str | None = None,
     ) -> None:
+        message = public_message(message)
         super().__init__(message)
         self.code = code
         self.message = message

@@ -28,6 +28,7 @@ from viggle_web.assets import media
 from viggle_web.assets.models import Asset
 from viggle_web.assets.services import asset_upload
 from viggle_web.core.audit import audit_record
+from viggle_web.core.messages import public_message
 from viggle_web.renders import signals
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage import services as ledger
@@ -344,10 +345,15 @@ def job_send(*, job_id: int, owner: str) -> None:
             elif job.is_active:
                 _fail(job, code=exc.code or "", message=human_message(exc.code, exc.message))
         return
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError):
         logger.exception("Render %s could not read its input files", job.public_id)
         with transaction.atomic():
-            _fail(_lock(job_id), code="input", message=f"The input files could not be read: {exc}")
+            _fail(
+                _lock(job_id),
+                code="input",
+                message="The input files could not be read: they are missing from storage or "
+                "damaged. Upload them again and start a new render.",
+            )
         return
     with transaction.atomic():
         job = _lock(job_id)
@@ -474,7 +480,9 @@ def _fail(job: RenderJob, *, code: str, message: str) -> None:
     """Within the caller's transaction, on a locked job: mark it failed and release credits."""
     job.status = RenderJob.Status.FAILED
     job.error_code = code[:32]
-    job.error_message = message[:500]
+    # Upstream failure texts included: no paths, addresses, traces or upstream ids (anyone can
+    # read this through the token-less status endpoint).
+    job.error_message = public_message(message, upstream_ids=[job.upstream_job_id or ""])
     job.retrying = False
     job.completed_at = timezone.now()
     _release_lease(job, next_poll_in=None)
