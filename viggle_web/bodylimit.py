@@ -16,7 +16,7 @@ Limits (settings):
   a made-up cookie buys nothing.
 - ``MAX_REQUEST_BYTES`` (5 MiB): a signed-in request to any view but an upload view.
 - ``MAX_UPLOAD_REQUEST_BYTES`` (two files of ``MAX_UPLOAD_BYTES`` plus 1 MiB of form): a
-  signed-in request to a view marked with :func:`accepts_uploads`. The per-file limit
+  signed-in request to a view marked with ``core.uploads.accepts_uploads``. The per-file limit
   (``MAX_UPLOAD_BYTES``) is then applied by the views' upload handlers while the body streams.
 
 The answer is JSON in Viggle's error shape under ``/api/`` and plain text elsewhere.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
-from typing import Any, TypeVar
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -38,14 +38,6 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-ViewT = TypeVar("ViewT", bound=Callable[..., Any])
-
-
-def accepts_uploads(view: ViewT) -> ViewT:
-    """Mark a view whose requests may carry files: it gets the upload limit, not the small one."""
-    view.accepts_uploads = True  # type: ignore[attr-defined]
-    return view
 
 
 def _is_upload_path(path: str) -> bool:

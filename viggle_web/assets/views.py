@@ -32,10 +32,9 @@ from viggle_web.assets.forms import (
     TemplateImportForm,
 )
 from viggle_web.assets.models import Asset
-from viggle_web.bodylimit import accepts_uploads
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
-from viggle_web.core.uploads import SizeLimitUploadHandler, limit_uploads
+from viggle_web.core.uploads import SizeLimitUploadHandler, accepts_uploads, limit_uploads
 from viggle_web.usage.selectors import budget_status
 from viggle_web.usage.services import BudgetExceeded
 

@@ -5,7 +5,9 @@ remembers which files it dropped so the view can say why."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
@@ -49,3 +51,13 @@ def limit_uploads(request: HttpRequest, *, limit: int) -> SizeLimitUploadHandler
     limiter = SizeLimitUploadHandler(request, limit=limit)
     request.upload_handlers = [limiter, *request.upload_handlers]
     return limiter
+
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+
+
+def accepts_uploads(view: ViewT) -> ViewT:
+    """Mark a view whose requests may carry files: the ASGI body limit (viggle_web/bodylimit.py)
+    gives it the upload limit instead of the small one."""
+    view.accepts_uploads = True  # type: ignore[attr-defined]
+    return view

@@ -19,10 +19,9 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from viggle_web.accounts.models import User
-from viggle_web.bodylimit import accepts_uploads
 from viggle_web.core.clientip import client_ip
 from viggle_web.core.files import serve_file
-from viggle_web.core.uploads import limit_uploads
+from viggle_web.core.uploads import accepts_uploads, limit_uploads
 from viggle_web.gateway import errors, payloads, services
 from viggle_web.gateway.auth import authenticate
 from viggle_web.gateway.errors import ApiError, error_response
