@@ -80,20 +80,3 @@ def test_submission_through_a_5xx_is_retried_without_a_second_job(
     assert job.status == "complete"
     # The 503 answered the first create (no job started), the second one made the job.
     assert [c["status"] for c in viggle_sim.creates()] == [503, 200]
-
-
-def test_a_500_on_create_is_not_resent(member_client, assets, viggle_sim, settings):
-    """A 500 may come after Viggle started the job: sending again could pay twice."""
-    settings.VIGGLE_MAX_RETRIES = 0
-    character, motion = assets
-    _post_form(member_client, character, motion)
-    job = RenderJob.objects.get()
-    viggle_sim.fault("500", count=1, method="POST", path_prefix="/api/render")
-    from viggle_web.renders import tasks
-
-    tasks.job_send(job.pk)
-    tasks.job_send(job.pk)
-    job.refresh_from_db()
-    assert job.status == "failed"
-    assert len(viggle_sim.creates()) == 1
-    assert CreditEntry.objects.filter(job=job).aggregate(s=Sum("credits"))["s"] == 0

@@ -19,6 +19,7 @@ class AuditEvent(models.Model):
         ASSET_DELETED = "asset_deleted", "Asset deleted"
         ASSET_ARCHIVED = "asset_archived", "Asset archived"
         JOB_FILES_DELETED = "job_files_deleted", "Render files deleted"
+        RENDER_SEND_RESOLVED = "render_send_resolved", "Unknown render send resolved"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
