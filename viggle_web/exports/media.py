@@ -6,10 +6,11 @@ the video range 16-235 to 0-255 by swscale; values within a few steps of black o
 snapped to fully transparent/opaque so codec noise does not leave a haze).
 
 Formats
-- webm: VP9 with alpha (``libvpx-vp9``, ``yuva420p``). FFmpeg's encoder runs a second VP9 encoder
-  for the alpha plane and the Matroska muxer stores it as a BlockAdditional with AlphaMode=1,
-  which Chrome, Firefox and editors read; FFmpeg's native ``vp9`` decoder ignores it, the
-  ``libvpx-vp9`` decoder returns ``yuva420p``.
+- webm: VP9 with alpha (``libvpx-vp9``): the alpha planes are encoded first as their own VP9
+  stream (spooled to a temp file), then the colour, each packet carrying its frame's alpha packet
+  as Matroska BlockAdditional id 1 with AlphaMode=1 on the track: the file FFmpeg's yuva420p mode
+  writes, with one VP9 encoder alive at a time instead of two (see _Vp9AlphaWebmWriter). FFmpeg's
+  native ``vp9`` decoder ignores the alpha; the ``libvpx-vp9`` decoder returns ``yuva420p``.
 - mov: ProRes 4444 with alpha (``prores_ks`` profile 4444, ``yuva444p10le``).
 - png: an RGBA PNG per frame in a ZIP (stored, PNG is compressed already), plus sequence.json
   with the frame rate, as editors ask for it when importing an image sequence.
