@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_an_export_is_made_live_and_previewed_over_a_checkerboard_or_a_colour(
     page,
     live_server,
-    transparent_job,
+    transparent_job,  # noqa: F811 - the fixture imported above
     member,
     password,
     login,  # noqa: F811
