@@ -54,6 +54,8 @@ JUNK = [
 def _field_names() -> list[str]:
     """Every field name of every form in the app, plus the query names views read directly."""
     for module in pkgutil.walk_packages(viggle_web.__path__, "viggle_web."):
+        if module.name.startswith("viggle_web.simulator."):
+            continue  # its own process, not installed in the app (tests/simulator covers it)
         if module.name.rsplit(".", 1)[-1] in ("forms", "views", "account_views"):
             importlib.import_module(module.name)
     names: set[str] = {"page", "rows", "next", "q", "limit", "offset", "file", "inline", "view"}
