@@ -62,6 +62,20 @@ def notify_job_changed(job: RenderJob) -> None:
             cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, job.public_id])
 
 
+def announce_job_changed(job: RenderJob, *, old_status: str) -> None:
+    """Send ``signals.job_changed`` once the caller's transaction commits (status or progress)."""
+    job_id, new_status, progress = job.pk, job.status, job.progress_pct
+    transaction.on_commit(
+        lambda: signals.job_changed.send(
+            RenderJob,
+            job_id=job_id,
+            old_status=old_status,
+            new_status=new_status,
+            progress=progress,
+        )
+    )
+
+
 def lease_time() -> timedelta:
     return timedelta(seconds=settings.RENDER_LEASE_SECONDS)
 
@@ -373,6 +387,7 @@ def job_send(*, job_id: int, owner: str) -> None:
         _release_lease(job, next_poll_in=FIRST_POLL)
         job.save()
         notify_job_changed(job)
+        announce_job_changed(job, old_status=RenderJob.Status.PENDING)
 
 
 def _create_not_started(exc: ViggleError) -> bool:
@@ -478,6 +493,7 @@ def _cancel_upstream(job: RenderJob) -> None:
 
 def _fail(job: RenderJob, *, code: str, message: str) -> None:
     """Within the caller's transaction, on a locked job: mark it failed and release credits."""
+    old_status = job.status
     job.status = RenderJob.Status.FAILED
     job.error_code = code[:32]
     # Upstream failure texts included: no paths, addresses, traces or upstream ids (anyone can
@@ -489,6 +505,7 @@ def _fail(job: RenderJob, *, code: str, message: str) -> None:
     job.save()
     ledger.credit_release(charge=_charge(job), reason=f"failed: {message}")
     notify_job_changed(job)
+    announce_job_changed(job, old_status=old_status)
 
 
 def job_apply_status(
@@ -503,6 +520,7 @@ def job_apply_status(
         ):
             return False
         job.poll_count += 1
+        old_status, old_progress = job.status, job.progress_pct
         if error is not None:
             if error.retryable:
                 job.upstream_errors += 1
@@ -531,6 +549,7 @@ def job_apply_status(
             job.upstream_mask_url = status.mask_cdn_url or ""
             job.save()
             notify_job_changed(job)
+            announce_job_changed(job, old_status=old_status)
             return True
         if status.is_failed:
             fallback = status.error_message or status.error or "Viggle could not render this."
@@ -548,6 +567,8 @@ def job_apply_status(
         _release_lease(job, next_poll_in=POLL_INTERVAL)
         job.save()
         notify_job_changed(job)
+        if (job.status, job.progress_pct) != (old_status, old_progress):
+            announce_job_changed(job, old_status=old_status)
         return False
 
 
@@ -653,6 +674,7 @@ def job_finish(*, job_id: int, owner: str) -> None:
             job.save()
             ledger.credit_settle(charge=_charge(job), output_seconds=seconds)
             notify_job_changed(job)
+            announce_job_changed(job, old_status=RenderJob.Status.FINISHING)
             transaction.on_commit(lambda: signals.job_completed.send(RenderJob, job_id=job_id))
     finally:
         for path in files.values():
@@ -663,6 +685,7 @@ def job_finish(*, job_id: int, owner: str) -> None:
 
 
 def _cancelled(job: RenderJob, *, reason: str) -> None:
+    old_status = job.status
     job.status = RenderJob.Status.CANCELLED
     job.retrying = False
     job.completed_at = timezone.now()
@@ -670,6 +693,7 @@ def _cancelled(job: RenderJob, *, reason: str) -> None:
     job.save()
     ledger.credit_release(charge=_charge(job), reason=reason)
     notify_job_changed(job)
+    announce_job_changed(job, old_status=old_status)
 
 
 def job_cancel(*, job: RenderJob, actor: User) -> RenderJob:
