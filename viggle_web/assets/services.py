@@ -32,7 +32,7 @@ from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
-from viggle_web.assets import media
+from viggle_web.assets import media, signals
 from viggle_web.assets.models import Asset, Tag, ViggleResource
 from viggle_web.assets.selectors import asset_is_used
 from viggle_web.core.audit import audit_record
@@ -479,12 +479,25 @@ def resource_submit(*, resource_id: int) -> None:
 
 
 def _finish(resource_id: int, status: str, message: str = "") -> None:
+    _announce(resource_id, status)
     ViggleResource.objects.filter(pk=resource_id).update(
         status=status,
         error_message=public_message(message),
         lease_until=None,
         next_poll_at=None,
         updated_at=timezone.now(),
+    )
+
+
+def _announce(resource_id: int, status: str) -> None:
+    """``signals.asset_changed`` once the caller's transaction commits (ready or failed)."""
+    if status not in (ViggleResource.Status.READY, ViggleResource.Status.FAILED):
+        return
+    asset_id = ViggleResource.objects.values_list("asset_id", flat=True).get(pk=resource_id)
+    transaction.on_commit(
+        lambda: signals.asset_changed.send(
+            ViggleResource, resource_id=resource_id, asset_id=asset_id, status=str(status)
+        )
     )
 
 
@@ -701,6 +714,7 @@ def asset_import_template(*, user: User, template_id: str, name: str = "") -> tu
         )
         if status == ViggleResource.Status.FAILED:
             _template_failed(resource.pk, "Viggle could not import this template.")
+            _announce(resource.pk, status)
         transaction.on_commit(poll_loop_ensure)
     asset.refresh_from_db()
     return asset, True

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from viggle_web.accounts.models import User
 from viggle_web.core.audit import audit_record
+from viggle_web.usage import signals
 from viggle_web.usage.models import Budget, CreditEntry, OrgBudget
 from viggle_web.usage.rollup import rollup_add, rollup_subtract
 from viggle_web.usage.selectors import budget_status
@@ -67,6 +68,8 @@ def ledger_insert(entries: Sequence[CreditEntry]) -> list[CreditEntry]:
     with transaction.atomic():
         created = CreditEntry.objects.bulk_create(entries)
         rollup_add([entry.pk for entry in created])
+        user_ids = sorted({entry.user_id for entry in created})
+        transaction.on_commit(lambda: signals.spend_booked.send(CreditEntry, user_ids=user_ids))
     return created
 
 
