@@ -1,0 +1,108 @@
+"""What the render services share: timings, the refusal type, leases and small helpers.
+
+A worker holds a job by its lease (``lease_owner``/``lease_until``), taken with a conditional
+UPDATE; status changes go through ``renders.states.job_transition``, never through here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from viggle_web.core.errors import Refused
+from viggle_web.renders.models import RenderJob
+from viggle_web.viggle.client import get_client
+from viggle_web.viggle.errors import ViggleError
+
+logger = logging.getLogger("viggle_web.renders.services")
+
+FIRST_POLL = timedelta(seconds=1)
+POLL_INTERVAL = timedelta(seconds=3)
+MAX_BACKOFF_SECONDS = 60.0
+BG_COLOR_DEFAULT = "0,255,0"
+
+
+class RenderRefused(Refused, ValidationError):
+    """Bad input for a render, or a move its state does not allow: shown to the member, nothing
+    was written. Also a ValidationError, so form code that catches those shows it as one."""
+
+    default_code = "render_refused"
+
+
+def lease_time() -> timedelta:
+    return timedelta(seconds=settings.RENDER_LEASE_SECONDS)
+
+
+def backoff(errors: int) -> timedelta:
+    base = min(MAX_BACKOFF_SECONDS, 3.0 * (2 ** max(0, errors - 1)))
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+def lock(job_id: int) -> RenderJob:
+    return RenderJob.objects.select_for_update().select_related("owner").get(pk=job_id)
+
+
+def enqueue(func: str, *args: object) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task(func, *args))
+
+
+def lease_released(next_poll_in: timedelta | None) -> dict[str, Any]:
+    """The columns that give a job's lease back, with its next poll (None: never again)."""
+    return {
+        "lease_until": None,
+        "lease_owner": "",
+        "next_poll_at": timezone.now() + next_poll_in if next_poll_in is not None else None,
+    }
+
+
+def _lease_free(now) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def job_claim(*, job_id: int, owner: str, lease: timedelta | None = None) -> bool:
+    """Take the job's lease if nobody holds it. Exactly one caller wins."""
+    now = timezone.now()
+    return (
+        RenderJob.objects.filter(_lease_free(now), pk=job_id, status__in=RenderJob.ACTIVE).update(
+            lease_until=now + (lease or lease_time()), lease_owner=owner
+        )
+        == 1
+    )
+
+
+def poll_claim_due(*, owner: str, limit: int) -> list[int]:
+    """Claim up to ``limit`` due active jobs for this worker (skipping rows another worker has
+    locked), so two workers never work on one job at the same time."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = (
+            RenderJob.objects.filter(_lease_free(now), status__in=RenderJob.ACTIVE)
+            .filter(next_poll_at__lte=now)
+            .order_by("next_poll_at")
+            .values_list("pk", flat=True)
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due[:limit])
+        if ids:
+            RenderJob.objects.filter(pk__in=ids).update(
+                lease_until=now + lease_time(), lease_owner=owner
+            )
+    return ids
+
+
+def cancel_upstream(job: RenderJob) -> None:
+    try:
+        get_client().render_cancel(job.upstream_job_id)
+    except ViggleError as exc:
+        logger.warning("Cancelling render %s upstream failed: %s", job.public_id, exc.message)

@@ -1,0 +1,203 @@
+"""The render state machine: the one table of allowed moves and the one function that makes them.
+
+Every change of ``RenderJob.status`` (and every progress update, which is a move to the same
+status) goes through :func:`job_transition`. It applies the move with a conditional UPDATE
+(``WHERE pk = … AND status = <what the row was> [AND lease_owner = <holder>]``), so a writer
+whose picture of the job is stale (it expects ``queued``, the row is already ``cancelled``)
+changes nothing and is told so (``None``). In the same transaction it books the ledger where the
+move needs it (the release of the reservation when a job fails or is cancelled, the settlement
+when it completes; the reservation itself is booked when the job is born, in ``job_submit``), and
+it announces the change: ``pg_notify`` for the live streams (delivered on commit) and the one
+event ``signals.job_changed`` after commit, to which the apps above subscribe.
+
+A plain table rather than django-fsm-2: see docs/architecture.md ("The render state machine").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from viggle_web.accounts.models import User
+from viggle_web.core.errors import Conflict
+from viggle_web.renders import signals
+from viggle_web.renders.models import RenderJob
+from viggle_web.usage import services as ledger
+from viggle_web.usage.services import JobCharge
+
+NOTIFY_CHANNEL = "viggle_render_updates"
+
+S = RenderJob.Status
+RELEASE = "release"
+SETTLE = "settle"
+
+
+@dataclass(frozen=True)
+class Move:
+    source: str
+    target: str
+    by: str
+    ledger: str = ""
+
+
+# The allowed moves. A move to the same status records progress or worker bookkeeping (retrying,
+# the next poll) and still announces the change. docs/architecture.md shows this table.
+MOVES: tuple[Move, ...] = (
+    Move(S.PENDING, S.PENDING, "job_send: Viggle busy or unreachable, send again later"),
+    Move(S.PENDING, S.QUEUED, "job_send: Viggle accepted the render"),
+    Move(S.PENDING, S.FAILED, "job_send: Viggle refused it, or its input files are gone", RELEASE),
+    Move(S.PENDING, S.ATTENTION, "job_send: the create call's outcome is unknown"),
+    Move(S.PENDING, S.CANCELLED, "job_cancel (member or admin)", RELEASE),
+    Move(S.QUEUED, S.QUEUED, "job_apply_status: a poll (progress, retry after an error)"),
+    Move(S.QUEUED, S.PROCESSING, "job_apply_status: Viggle started rendering"),
+    Move(S.QUEUED, S.FINISHING, "job_apply_status: Viggle finished, result to fetch"),
+    Move(S.QUEUED, S.FAILED, "job_apply_status: Viggle failed it or refused the poll", RELEASE),
+    Move(S.QUEUED, S.CANCELLED, "job_cancel, or cancelled upstream (poll)", RELEASE),
+    Move(S.PROCESSING, S.PROCESSING, "job_apply_status: a poll (progress, retry after an error)"),
+    Move(S.PROCESSING, S.FINISHING, "job_apply_status: Viggle finished, result to fetch"),
+    Move(S.PROCESSING, S.FAILED, "job_apply_status: Viggle failed it", RELEASE),
+    Move(S.PROCESSING, S.CANCELLED, "job_cancel, or cancelled upstream (poll)", RELEASE),
+    Move(S.FINISHING, S.FINISHING, "job_finish: the download failed, try again later"),
+    Move(S.FINISHING, S.COMPLETE, "job_finish: result stored, seconds known", SETTLE),
+    Move(S.FINISHING, S.FAILED, "job_finish: the result could not be fetched", RELEASE),
+    Move(S.ATTENTION, S.QUEUED, "job_resolve_send: an admin linked the Viggle job"),
+    Move(S.ATTENTION, S.FAILED, "job_resolve_send: an admin released the credits", RELEASE),
+)
+
+ALLOWED: dict[str, frozenset[str]] = {
+    status: frozenset(m.target for m in MOVES if m.source == status) for status in S.values
+}
+LEDGER: dict[tuple[str, str], str] = {(m.source, m.target): m.ledger for m in MOVES if m.ledger}
+
+
+class IllegalTransition(Conflict):
+    """A move the table does not allow (a programming error, not a stale writer)."""
+
+    default_code = "illegal_transition"
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What a transition did; also the kwargs of ``signals.job_changed``."""
+
+    job_id: int
+    old_status: str
+    new_status: str
+    progress: int
+
+
+def sources_of(target: str) -> frozenset[str]:
+    return frozenset(m.source for m in MOVES if m.target == target)
+
+
+def charge_of(job: RenderJob) -> JobCharge:
+    """What the ledger needs to know of a job (its owner is loaded if not already)."""
+    return JobCharge(
+        job_id=job.pk, user=job.owner, estimate=job.estimate_credits, model=job.model, fast=job.fast
+    )
+
+
+def notify_job_changed(job: RenderJob) -> None:
+    """Wake the live streams. On Postgres, NOTIFY is delivered when the transaction commits;
+    on SQLite the streams poll ``updated_at`` instead."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, job.public_id])
+
+
+def announce(change: Changed) -> None:
+    """Send the one event once the caller's transaction commits."""
+    transaction.on_commit(
+        lambda: signals.job_changed.send(
+            RenderJob,
+            job_id=change.job_id,
+            old_status=change.old_status,
+            new_status=change.new_status,
+            progress=change.progress,
+        )
+    )
+
+
+_READ = (
+    "public_id",
+    "status",
+    "progress_pct",
+    "owner_id",
+    "estimate_credits",
+    "model",
+    "fast",
+    "upstream_job_id",
+    "lease_owner",
+)
+
+
+def job_transition(
+    job_id: int,
+    to: str,
+    *,
+    expect: str | Iterable[str] | None = None,
+    holder: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+    progress: int | None = None,
+    reason: str = "",
+    output_seconds: float | None = None,
+) -> Changed | None:
+    """Move job ``job_id`` to status ``to`` (the same status for progress or bookkeeping).
+
+    ``expect``: the status (or statuses) the caller believes the job has; by default any status
+    the table allows into ``to``. ``holder``: the lease owner the row must still have.
+    ``fields``: other columns written in the same UPDATE. ``progress``: the new progress,
+    kept monotonic (never lower than before). ``reason`` (release) and ``output_seconds``
+    (settle) are the ledger's, for the moves that book it.
+
+    Returns what changed, or ``None`` when the job is not (any longer) what the caller expected:
+    then nothing was written. Raises :class:`IllegalTransition` when the table does not allow
+    the move from what the caller expected."""
+    allowed = sources_of(to)
+    if expect is not None:
+        expected = frozenset([expect] if isinstance(expect, str) else expect)
+        illegal = sorted(s for s in expected if to not in ALLOWED.get(s, frozenset()))
+        if illegal:
+            raise IllegalTransition(
+                f"A render cannot go from {', '.join(illegal)} to {to}.", extra={"to": to}
+            )
+        allowed &= expected
+    with transaction.atomic():
+        job = (
+            RenderJob.objects.select_for_update(of=("self",)).filter(pk=job_id).only(*_READ).first()
+        )
+        if job is None or job.status not in allowed:
+            return None
+        if holder is not None and job.lease_owner != holder:
+            return None
+        old_status, old_progress = job.status, job.progress_pct
+        new_progress = old_progress
+        if progress is not None:
+            new_progress = max(old_progress, min(100, max(0, int(progress))))
+        values = dict(fields or {})
+        values.update(status=to, progress_pct=new_progress, updated_at=timezone.now())
+        guard = RenderJob.objects.filter(pk=job_id, status=old_status)
+        if holder is not None:
+            guard = guard.filter(lease_owner=holder)
+        if guard.update(**values) != 1:
+            return None  # changed under us (SQLite has no row lock): nothing written
+        booking = LEDGER.get((old_status, to))
+        if booking:
+            job.owner = User.objects.get(pk=job.owner_id)
+            if booking == RELEASE:
+                ledger.credit_release(charge=charge_of(job), reason=reason or to)
+            else:
+                if output_seconds is None:
+                    raise TypeError("a move to complete needs output_seconds for the ledger")
+                ledger.credit_settle(charge=charge_of(job), output_seconds=output_seconds)
+        notify_job_changed(job)
+        change = Changed(job_id, old_status, to, new_progress)
+        if (old_status, old_progress) != (to, new_progress):
+            announce(change)
+        if to == S.COMPLETE and old_status != S.COMPLETE:
+            transaction.on_commit(lambda: signals.job_completed.send(RenderJob, job_id=job_id))
+    return change
