@@ -1,6 +1,6 @@
 """Templates and Viggle characters made the way production makes them: through the real services
 (asset_create, resource_request, resource_submit, asset_import_template) against the simulator
-over HTTP, then followed by the real poll loop (resource_poll_loop) until Viggle reports them
+over HTTP, then followed by the real poller (renders.poller.run_loop) until Viggle reports them
 ready. No test writes a duration, a status or a people list of its own."""
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from viggle_web.assets.models import Asset, ViggleResource
 
 
 def follow_preprocessing(*, timeout: float = 30.0) -> None:
-    """Run the worker's preprocessing poll loop until nothing sent to Viggle is in progress."""
+    """Run the worker's poller until nothing sent to Viggle is in progress."""
+    from viggle_web.renders import poller
+
     deadline = time.monotonic() + timeout
     active = ViggleResource.objects.filter(status__in=services.ACTIVE).exclude(upstream_id="")
     while active.exists():
         assert time.monotonic() < deadline, list(active.values("asset_id", "status"))
-        services.resource_poll_loop(seconds=1.0)
+        poller.run_loop(seconds=1.0)
 
 
 def upload(*, user: User, path: Path, name: str = "") -> Asset:

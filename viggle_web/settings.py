@@ -329,20 +329,16 @@ Q_CLUSTER: dict = {
     "label": "Background tasks",
     "sync": env_bool("Q_SYNC", False),
 }
-# The render poller (viggle_web/renders/poller.py): how long a worker's claim on a job lasts
-# before another worker may take it over, how many poll loops may run at once across all worker
-# machines, and how many polls one loop makes concurrently.
+# The poller (viggle_web/renders/poller.py, one loop in every worker process): how long a
+# worker's lease on a job lasts unrenewed (a dead worker's jobs go to another after it), how many
+# status requests it keeps in flight, threads for its other work, and most jobs per claim.
 RENDER_LEASE_SECONDS = env_int("RENDER_LEASE_SECONDS", 120, minimum=2)
-POLLER_SLOTS = env_int("POLLER_SLOTS", 1, minimum=1)
-POLLER_SLOT_LEASE_SECONDS = env_int("POLLER_SLOT_LEASE_SECONDS", 30, minimum=2)
-POLLER_THREADS = env_int("POLLER_THREADS", 16, minimum=1)
+POLLER_CONCURRENCY = env_int("POLLER_CONCURRENCY", 64, minimum=1)
+POLLER_SIDE_THREADS = env_int("POLLER_SIDE_THREADS", 4, minimum=1)
 POLLER_BATCH = env_int("POLLER_BATCH", 200, minimum=1)
-POLLER_LOOP_SECONDS = env_float("POLLER_LOOP_SECONDS", 55.0, minimum=1.0)
 # How long a worker process may take to stop after SIGTERM (viggle_web/core/qworker.py): the
 # task it runs ends its turn; after this it is killed and its work left to another worker.
 WORKER_STOP_SECONDS = env_float("WORKER_STOP_SECONDS", 5.0, minimum=0.5)
-if POLLER_LOOP_SECONDS >= Q_TIMEOUT:
-    raise ImproperlyConfigured("POLLER_LOOP_SECONDS must be shorter than Q_TIMEOUT")
 # Alpha exports (viggle_web/exports): a long 1080p export takes minutes, so its task gets its own
 # timeout; a copy the broker hands out again after Q_RETRY finds the export leased and returns.
 EXPORT_TIMEOUT_SECONDS = env_int("EXPORT_TIMEOUT_SECONDS", 3600, minimum=60)

@@ -51,9 +51,7 @@ def drive(job: RenderJob, *, seconds: float = 60.0) -> RenderJob:
     """What the worker does: the send task, then the poll loop until the job is final."""
     tasks.job_send(job.pk)
     stop = threading.Event()
-    thread = threading.Thread(
-        target=poller.run_loop, kwargs={"seconds": seconds, "stop": stop, "need_slot": False}
-    )
+    thread = threading.Thread(target=poller.run_loop, kwargs={"seconds": seconds, "stop": stop})
     thread.start()
     try:
         for _ in range(int(seconds * 10)):

@@ -27,7 +27,7 @@ from viggle_web.usage.services import credits_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FAST_LEASES = {"RENDER_LEASE_SECONDS": "3", "POLLER_SLOT_LEASE_SECONDS": "3"}
+FAST_LEASES = {"RENDER_LEASE_SECONDS": "3"}
 
 
 def _submit(owner, character, motion, count: int, prefix: str) -> list[RenderJob]:

@@ -37,9 +37,7 @@ def _upload(client, path, content_type: str) -> Asset:
 def _drive(job: RenderJob, *, seconds: float = 30.0) -> RenderJob:
     tasks.job_send(job.pk)
     stop = threading.Event()
-    thread = threading.Thread(
-        target=lambda: poller.run_loop(seconds=seconds, stop=stop, need_slot=False)
-    )
+    thread = threading.Thread(target=lambda: poller.run_loop(seconds=seconds, stop=stop))
     thread.start()
     try:
         for _ in range(int(seconds * 10)):

@@ -68,9 +68,7 @@ def _wait_final(job: RenderJob, timeout: float = 40.0) -> RenderJob:
     """Run the worker's poll loop in a thread (as in production) until the job is final. The
     loop ends by itself after a few idle seconds, so each wait starts its own."""
     stop = threading.Event()
-    thread = threading.Thread(
-        target=poller.run_loop, kwargs={"seconds": timeout, "stop": stop, "need_slot": False}
-    )
+    thread = threading.Thread(target=poller.run_loop, kwargs={"seconds": timeout, "stop": stop})
     thread.start()
     try:
         deadline = time.monotonic() + timeout

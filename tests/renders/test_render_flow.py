@@ -35,7 +35,7 @@ def _drive(job: RenderJob, *, seconds: float = 30.0) -> RenderJob:
     stop = threading.Event()
 
     def loop() -> None:
-        poller.run_loop(seconds=seconds, stop=stop, need_slot=False)
+        poller.run_loop(seconds=seconds, stop=stop)
 
     thread = threading.Thread(target=loop)
     thread.start()

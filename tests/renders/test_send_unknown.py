@@ -22,7 +22,7 @@ from viggle_web.usage.models import CreditEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FAST_LEASES = {"RENDER_LEASE_SECONDS": "3", "POLLER_SLOT_LEASE_SECONDS": "3"}
+FAST_LEASES = {"RENDER_LEASE_SECONDS": "3"}
 
 
 def _ledger(job: RenderJob) -> tuple[list[str], int]:

@@ -119,9 +119,7 @@ def test_no_upstream_id_url_or_key_reaches_a_member(member_client, member, asset
     tasks.job_send(job.pk)
     capture()  # queued, upstream id now known
     stop = threading.Event()
-    thread = threading.Thread(
-        target=poller.run_loop, kwargs={"seconds": 60, "stop": stop, "need_slot": False}
-    )
+    thread = threading.Thread(target=poller.run_loop, kwargs={"seconds": 60, "stop": stop})
     thread.start()
     try:
         for _ in range(300):

@@ -23,7 +23,7 @@ from tests.media_factory import make_mp4, make_png
 from tests.renders.factories import asset_with_file
 from tests.workers import QCluster, wait_until
 from viggle_web.renders import services
-from viggle_web.renders.models import PollerSlot, RenderJob
+from viggle_web.renders.models import RenderJob
 from viggle_web.usage.models import CreditEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,11 +93,10 @@ def test_sigterm_to_the_whole_worker_group_stops_it_and_another_worker_finishes(
         first.kill()
     assert elapsed < STOP_WITHIN_SECONDS, elapsed
     assert RenderJob.objects.filter(status__in=RenderJob.ACTIVE).exists()
-    # Nothing is held by the stopped worker: no job lease, no poller slot (with the default
-    # 120 s leases another worker would otherwise wait two minutes).
+    # Nothing is held by the stopped worker (with the default 120 s leases another worker would
+    # otherwise wait two minutes).
     now = timezone.now()
     assert not RenderJob.objects.filter(lease_until__gt=now).exists()
-    assert not PollerSlot.objects.filter(lease_until__gt=now).exists()
 
     viggle_sim.set_speed(40)
     second = QCluster("second").start()
@@ -118,7 +117,7 @@ def test_sigterm_to_the_whole_worker_group_stops_it_and_another_worker_finishes(
 
 def test_sigterm_to_the_main_process_alone_stops_every_worker_process(member, tmp_path, viggle_sim):
     """`kill <pid>` (or docker stop, which signals PID 1 only) stops the whole cluster too,
-    without waiting for the poll loop's whole turn (55 s)."""
+    without waiting for the poller's answers in flight for long."""
     viggle_sim.set_speed(1)
     _submit(member, tmp_path, 1)
     first = QCluster("alone", Q_WORKERS="2").start()

@@ -112,7 +112,7 @@ def test_two_clusters_finish_50_jobs_and_never_poll_one_job_concurrently(
 def test_killing_a_worker_mid_flight_loses_no_job(member, tmp_path, viggle_sim):
     viggle_sim.set_speed(2)  # slow enough that every job is in flight when the worker dies
     _submit_many(member, tmp_path, 8)
-    fast_leases = {"RENDER_LEASE_SECONDS": "3", "POLLER_SLOT_LEASE_SECONDS": "3"}
+    fast_leases = {"RENDER_LEASE_SECONDS": "3"}
     first = QCluster("first", **fast_leases).start()
     try:
         wait_until(

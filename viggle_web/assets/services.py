@@ -15,26 +15,26 @@ import hashlib
 import logging
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, connection, transaction
-from django.db.models import ProtectedError, Q
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
 from viggle_web.assets import media, signals
 from viggle_web.assets.models import Asset, Tag, ViggleResource
 from viggle_web.assets.selectors import asset_is_used
+from viggle_web.core import leases
 from viggle_web.core.audit import audit_record
 from viggle_web.core.messages import public_message
 from viggle_web.usage.services import (
@@ -49,7 +49,6 @@ logger = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 60  # a poll that takes longer than this is presumed dead and claimed again
 SUBMIT_CLAIM_SECONDS = 15 * 60  # an upload of up to 500 MB may take a while
-POLL_LOOP_SECONDS = 50  # keep below the django-q2 task timeout
 MAX_TAGS = 12
 SCENE_MODELS = ("V4_Preview", "V3_Preview")
 ACTIVE = (ViggleResource.Status.PENDING, ViggleResource.Status.PROCESSING)
@@ -303,16 +302,6 @@ def _enqueue_submit(resource_id: int) -> None:
     transaction.on_commit(lambda: _enqueue("viggle_web.assets.tasks.resource_submit", resource_id))
 
 
-def poll_loop_ensure() -> None:
-    """Enqueue the resource poll loop. A loop that finds another one running exits at once
-    (see resource_poll_loop), so enqueueing one more than needed costs almost nothing."""
-    _enqueue("viggle_web.assets.tasks.resource_poll_loop")
-
-
-# Postgres advisory lock key for "a resource poll loop is running" (any fixed 64-bit number).
-_POLL_LOOP_LOCK = 0x56_49_47_47_4C_45_52_53
-
-
 @contextmanager
 def asset_upload(asset: Asset) -> Iterator[Upload]:
     """The asset's stored file, opened for a streamed upload to Viggle (closed afterwards)."""
@@ -322,48 +311,6 @@ def asset_upload(asset: Asset) -> Iterator[Upload]:
             fileobj=fh,
             content_type=asset.content_type,
         )
-
-
-@contextmanager
-def _single_loop() -> Iterator[bool]:
-    """Whether this process may run the loop: one at a time on Postgres (a session advisory
-    lock, released even if the worker dies with its connection). Elsewhere always; the claims
-    in resource_poll_due keep concurrent loops from polling one resource twice."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_POLL_LOOP_LOCK])
-        acquired = bool(cursor.fetchone()[0])
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_POLL_LOOP_LOCK])
-
-
-def resource_poll_loop(*, seconds: float = POLL_LOOP_SECONDS) -> int:
-    """Poll due characters and scenes for up to ``seconds`` (keep it under the django-q2 task
-    timeout), sleeping until the next one is due, then hand over to a fresh loop task while any
-    are still in progress. django-q2 schedules fire at most once a minute, too slow for Viggle's
-    5 s poll, hence a loop. Returns how many polls it made."""
-    deadline = time.monotonic() + seconds
-    polled = 0
-    with _single_loop() as mine:
-        if not mine:
-            return 0
-        while True:
-            polled += resource_poll_due()
-            wait = resource_next_due()
-            if wait is None or deadline - time.monotonic() <= wait:
-                break
-            time.sleep(min(max(wait, 0.2), deadline - time.monotonic()))
-    # Checked after the lock is released: a resource submitted while this loop was finishing
-    # (whose own loop task gave up because this one held the lock) is not left behind.
-    if resource_next_due() is not None:
-        poll_loop_ensure()
-    return polled
 
 
 def resource_request(*, asset: Asset, user: User, model: str = "") -> ViggleResource:
@@ -430,24 +377,19 @@ def _status(value: str) -> str:
     return ViggleResource.Status.PROCESSING  # unknown values: still in progress (docs)
 
 
-def _lease_free(now: datetime) -> Q:
-    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-
-
 def resource_submit(*, resource_id: int) -> None:
     """Send a pending resource's file to Viggle (the worker's side of resource_request)."""
     from viggle_web.viggle.client import get_client
     from viggle_web.viggle.errors import ViggleError
 
-    now = timezone.now()
-    claimed = (
+    claimed = leases.lease_claim(
         ViggleResource.objects.filter(
             pk=resource_id, status=ViggleResource.Status.PENDING, upstream_id=""
-        )
-        .filter(_lease_free(now))
-        .update(lease_until=now + timedelta(seconds=SUBMIT_CLAIM_SECONDS))
+        ),
+        owner=f"submit:{uuid.uuid4().hex[:12]}",
+        lease=timedelta(seconds=SUBMIT_CLAIM_SECONDS),
     )
-    if claimed != 1:
+    if not claimed:
         return  # done already, or another worker has it
     resource = ViggleResource.objects.select_related("asset").get(pk=resource_id)
     asset = resource.asset
@@ -473,9 +415,9 @@ def resource_submit(*, resource_id: int) -> None:
         status=_status(result.status),
         next_poll_at=timezone.now() + _poll_interval(),
         lease_until=None,
+        lease_owner="",
         updated_at=timezone.now(),
     )
-    poll_loop_ensure()
 
 
 def _finish(resource_id: int, status: str, message: str = "") -> None:
@@ -484,6 +426,7 @@ def _finish(resource_id: int, status: str, message: str = "") -> None:
         status=status,
         error_message=public_message(message),
         lease_until=None,
+        lease_owner="",
         next_poll_at=None,
         updated_at=timezone.now(),
     )
@@ -501,33 +444,29 @@ def _announce(resource_id: int, status: str) -> None:
     )
 
 
-def resource_poll_due(*, limit: int = 200) -> int:
-    """Poll every due resource once (pending/processing, next_poll_at passed, not held by
-    another worker). Each is claimed with a conditional UPDATE first, so two workers running
-    this at once never poll the same resource. Returns how many were polled."""
-    now = timezone.now()
-    due = list(
-        ViggleResource.objects.filter(status__in=ACTIVE, next_poll_at__lte=now)
-        .exclude(upstream_id="")
-        .filter(_lease_free(now))
-        .order_by("next_poll_at")
-        .values_list("pk", flat=True)[:limit]
+def resource_claim_due(*, owner: str, limit: int = 200) -> list[int]:
+    """Lease the due characters and scenes still being prepared (core.leases, the one lease):
+    of two pollers asking at once each gets different ones."""
+    rows = leases.lease_claim_due(
+        ViggleResource.objects.filter(status__in=ACTIVE).exclude(upstream_id=""),
+        owner=owner,
+        lease=timedelta(seconds=CLAIM_SECONDS),
+        limit=limit,
     )
-    polled = 0
+    return [pk for (pk,) in rows]
+
+
+def resource_poll_due(*, owner: str | None = None, limit: int = 200) -> int:
+    """Claim the due resources and poll each once, here (the poller does the same in its
+    threads). Returns how many were polled."""
+    due = resource_claim_due(owner=owner or f"poll:{uuid.uuid4().hex[:12]}", limit=limit)
     for pk in due:
-        claimed = (
-            ViggleResource.objects.filter(pk=pk, status__in=ACTIVE, next_poll_at__lte=now)
-            .filter(_lease_free(now))
-            .update(lease_until=now + timedelta(seconds=CLAIM_SECONDS))
-        )
-        if claimed != 1:
-            continue
-        _resource_poll(pk)
-        polled += 1
-    return polled
+        resource_poll(resource_id=pk)
+    return len(due)
 
 
-def _resource_poll(resource_id: int) -> None:
+def resource_poll(*, resource_id: int) -> None:
+    """Ask Viggle about one claimed resource and record the answer (the lease is given back)."""
     from viggle_web.viggle.client import get_client
     from viggle_web.viggle.errors import ViggleError
 
@@ -543,7 +482,9 @@ def _resource_poll(resource_id: int) -> None:
         if exc.retryable:
             wait = max(_poll_interval().total_seconds(), exc.retry_after or 0)
             ViggleResource.objects.filter(pk=resource_id).update(
-                next_poll_at=timezone.now() + timedelta(seconds=wait), lease_until=None
+                next_poll_at=timezone.now() + timedelta(seconds=wait),
+                lease_until=None,
+                lease_owner="",
             )
         else:
             with transaction.atomic():
@@ -567,22 +508,9 @@ def _resource_poll(resource_id: int) -> None:
             status=status,
             next_poll_at=timezone.now() + _poll_interval(),
             lease_until=None,
+            lease_owner="",
             updated_at=timezone.now(),
         )
-
-
-def resource_next_due() -> float | None:
-    """Seconds until the next active resource is due (0 if overdue), None if none is active."""
-    next_at = (
-        ViggleResource.objects.filter(status__in=ACTIVE)
-        .exclude(upstream_id="")
-        .order_by("next_poll_at")
-        .values_list("next_poll_at", flat=True)
-        .first()
-    )
-    if next_at is None:
-        return None
-    return max(0.0, (next_at - timezone.now()).total_seconds())
 
 
 # --- Template import -----------------------------------------------------------------------------
@@ -715,7 +643,6 @@ def asset_import_template(*, user: User, template_id: str, name: str = "") -> tu
         if status == ViggleResource.Status.FAILED:
             _template_failed(resource.pk, "Viggle could not import this template.")
             _announce(resource.pk, status)
-        transaction.on_commit(poll_loop_ensure)
     asset.refresh_from_db()
     return asset, True
 

@@ -7,7 +7,3 @@ from viggle_web.assets import services
 
 def resource_submit(resource_id: int) -> None:
     services.resource_submit(resource_id=resource_id)
-
-
-def resource_poll_loop(seconds: float = services.POLL_LOOP_SECONDS) -> int:
-    return services.resource_poll_loop(seconds=seconds)

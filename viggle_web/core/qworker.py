@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,51 @@ def connect_signals() -> None:
     post_spawn.connect(on_worker_spawn, dispatch_uid="viggle-worker-spawn")
     pre_execute.connect(on_task_start, dispatch_uid="viggle-task-start")
     post_execute_in_worker.connect(on_task_end, dispatch_uid="viggle-task-end")
+
+
+# --- long-running loops of the main process ------------------------------------------------------
+
+# Registered by higher apps in their AppConfig.ready (core imports none of them): each is called
+# with a stop Event and runs until it is set. The render poller is one (renders/apps.py).
+_main_loops: list[tuple[str, Callable[[threading.Event], object]]] = []
+
+
+def main_loop_register(name: str, loop: Callable[[threading.Event], object]) -> None:
+    if name not in {n for n, _ in _main_loops}:
+        _main_loops.append((name, loop))
+
+
+def _run_forever(
+    name: str, loop: Callable[[threading.Event], object], stop: threading.Event
+) -> None:
+    """Run ``loop`` until ``stop``; a loop that crashes is logged and started again."""
+    while not stop.is_set():
+        try:
+            loop(stop)
+        except Exception:
+            logger.exception("The %s loop crashed; starting it again", name)
+            stop.wait(1.0)
+
+
+def main_loops_start(stop: threading.Event) -> list[threading.Thread]:
+    """Start every registered loop in a thread of this (the cluster's main) process."""
+    threads = []
+    for name, loop in _main_loops:
+        thread = threading.Thread(target=_run_forever, args=(name, loop, stop), name=name)
+        thread.start()
+        threads.append(thread)
+    return threads
+
+
+def main_loops_stop(stop: threading.Event, threads: list[threading.Thread]) -> None:
+    """Ask the loops to stop and wait for them (they finish their turn) up to
+    WORKER_STOP_SECONDS."""
+    stop.set()
+    deadline = time.monotonic() + settings.WORKER_STOP_SECONDS
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            logger.warning("The %s loop did not stop in time", thread.name)
 
 
 # --- the main process ---------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class RendersConfig(AppConfig):
@@ -8,9 +7,16 @@ class RendersConfig(AppConfig):
 
     def ready(self) -> None:
         from viggle_web.assets.selectors import asset_uses_register
-        from viggle_web.renders.schedules import ensure_schedules
+        from viggle_web.core.qworker import main_loop_register
         from viggle_web.renders.selectors import renders_using_asset
 
-        post_migrate.connect(ensure_schedules, sender=self)
         # The gallery lists an asset's renders, and archives a used asset instead of deleting it.
         asset_uses_register(renders_using_asset)
+        # The one poller runs in every worker's main process (manage.py qcluster).
+        main_loop_register("poller", _poller)
+
+
+def _poller(stop) -> None:
+    from viggle_web.renders.poller import run_loop
+
+    run_loop(stop=stop)

@@ -158,14 +158,3 @@ class RenderJob(models.Model):
             "bg_done": "Rendering",
             "render_done": "Finishing",
         }.get(self.checkpoint, "Rendering")
-
-
-class PollerSlot(models.Model):
-    """At most this many poll loops run at once across all workers (a loop must hold a slot).
-    A loop that dies lets its slot's lease run out."""
-
-    owner = models.CharField(max_length=64, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"poller slot {self.pk}: {self.owner or 'free'}"

@@ -1,225 +1,403 @@
-"""The poller: a loop that runs inside a django-q2 worker for a bounded time.
+"""The poller: ONE long-running loop per worker process that follows every render upstream and
+every gallery preprocessing (characters, scenes, template imports) until it is ready or failed.
 
-django-q2 schedules fire at most once a minute, so a schedule starts this loop every minute and
-the loop runs a little under that. Each turn claims due jobs (leases, so several loops on several
-machines never work on one job), works on them concurrently in a thread pool (polls are I/O),
-then sleeps until the next job is due. A loop that dies leaves leases that simply run out.
+It runs in the main process of `manage.py qcluster` (registered with core.qworker, started next
+to the django-q2 cluster and stopped by the same SIGTERM), the way healthchecks' ``sendalerts``
+is one long-running command: no schedule, no hand-over between tasks, no slots.
+
+How it works (docs/architecture.md, "The poller"):
+
+* **One lease.** Due work is claimed with core.leases.lease_claim_due: one conditional UPDATE
+  sets ``lease_owner``/``lease_until`` on due rows whose lease is free or ran out. Two loops never
+  hold one row; a loop that dies lets its leases run out and another takes them over.
+* **Held renders.** A claimed render that is queued or processing stays with this loop: it is
+  kept in memory with its next poll time, polled again when due, and its lease renewed for all
+  held jobs in one UPDATE every third of the lease. So an answer that changes nothing writes
+  nothing; a changed answer (status, progress, checkpoint) is written within ``FLUSH_SECONDS``
+  of its arrival, many in one statement, and the streams are told (NOTIFY + ``job_changed``).
+* **Scheduling.** A job's next poll is counted from its answer's arrival: 3 s (Viggle's docs:
+  3-5 s), or, when the progress since the previous answer says the render ends within the next
+  5 s, just after that predicted end; never sooner than 3 s after the previous answer.
+* **Everything else** (a final status or an upstream error, a job to send or to finish, a
+  preprocessing poll) goes through the services in a side pool, one job at a time.
+* **Stopping.** When ``stop`` is set the loop stops sending, waits briefly for the answers in
+  flight, writes what changed and releases every held lease with its next poll time: a
+  successor (or another worker) carries on where this one left off.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Min, Q
+from django.db.models import F
 from django.utils import timezone
 
-from viggle_web.core import qworker
-from viggle_web.renders import services
-from viggle_web.renders.models import PollerSlot, RenderJob
+from viggle_web.assets import services as asset_services
+from viggle_web.core import leases
+from viggle_web.renders import services, signals
+from viggle_web.renders.models import RenderJob
 from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import ViggleError
 from viggle_web.viggle.types import RenderStatus
 
 logger = logging.getLogger(__name__)
 
-IDLE_SLEEP = 1.0
-IDLE_EXIT_SECONDS = 5.0
-MIN_SLEEP = 0.05
-# At most this many status GETs at once. Measured with bench/poller.py when the client kept only
-# 10 idle connections (more concurrent calls then opened a TCP connection per call); the client
-# now keeps 32, and 10 concurrent polls remained the measured sweet spot against the simulator.
-MAX_CONCURRENT_POLLS = 10
-_poll_slots = threading.BoundedSemaphore(MAX_CONCURRENT_POLLS)
+CLAIM_SECONDS = 0.5  # how often the loop looks for newly due work
+FLUSH_SECONDS = 0.05  # a changed answer waits at most this long to be written
+STOP_GRACE_SECONDS = 1.0  # answers in flight awaited after a stop was asked
+ALIGN_MARGIN_SECONDS = 0.4  # poll this long after a predicted end
+MAX_POLL_SECONDS = 5.0  # Viggle's docs: poll every 3-5 s
+POLLABLE = (RenderJob.Status.QUEUED, RenderJob.Status.PROCESSING)
+_CLAIMED_FIELDS = (
+    "status",
+    "upstream_job_id",
+    "upstream_status",
+    "progress_pct",
+    "checkpoint",
+    "updated_at",
+)
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _work(job_id: int, owner: str) -> None:
-    try:
-        services.job_poll(job_id=job_id, owner=owner)
-    except Exception:
-        # One bad job must not stop the loop; its lease runs out and it is tried again.
-        logger.exception("Polling render %s failed", job_id)
-        # Only after a failure: a broken connection must not poison this thread's next jobs.
-        # Not after every job: with CONN_HEALTH_CHECKS that re-arms a "SELECT 1" round trip
-        # before the next job's first query (bench/poller.py: one query in four per poll).
-        # The loop is shorter than CONN_MAX_AGE and closes its threads' connections at the end.
-        close_old_connections()
+def next_poll_time(
+    *, answered_at: float, progress: int, seen_progress: int, seen_at: float | None
+) -> float:
+    """When to ask about a job again, from its answer's arrival (epoch seconds).
+
+    Never sooner than POLL_INTERVAL (3 s) after the answer. When the progress gained since
+    ``seen_at`` (when ``seen_progress`` was seen) predicts the end, the poll is placed just after
+    it, with at most MAX_POLL_SECONDS between polls: a render ending 4.2 s from now is asked
+    about at 4.6 s, not at 3 s (still running) and then 6 s.
+    """
+    interval = services.POLL_INTERVAL.total_seconds()
+    earliest = answered_at + interval
+    if seen_at is None or seen_progress <= 0 or not 0 < progress - seen_progress:
+        return earliest
+    elapsed = answered_at - seen_at
+    if elapsed <= 0 or progress >= 100:
+        return earliest
+    end = answered_at + (100 - progress) * elapsed / (progress - seen_progress)
+    remaining = end + ALIGN_MARGIN_SECONDS - answered_at
+    if remaining <= interval:
+        return earliest
+    steps = math.ceil(remaining / MAX_POLL_SECONDS)
+    return answered_at + min(MAX_POLL_SECONDS, max(interval, remaining / steps))
 
 
-def _extra_work() -> int:
-    """Other due upstream work (gallery preprocessing) shares the loop when that app has it."""
-    try:
-        from viggle_web.assets.services import resource_poll_due
-    except ImportError:
-        return 0
-    try:
-        return resource_poll_due()
-    except Exception:
-        logger.exception("Polling gallery preprocessing failed")
-        return 0
+@dataclass(slots=True)
+class Held:
+    """A render this loop holds the lease of, with what it last wrote."""
+
+    id: int
+    upstream: str
+    status: str
+    upstream_status: str
+    progress: int
+    checkpoint: str
+    seen_progress: int  # the progress of the previous answer, and when it came
+    seen_at: float | None
+    due: float
+    written_status: str = ""  # the status the row has (for job_changed's old_status)
+    polls: int = 0  # polls not yet counted in the row's poll_count
+    in_flight: bool = False
+    dirty: bool = False
 
 
-def _fetch(upstream_id: str) -> tuple[RenderStatus | None, ViggleError | None]:
-    with _poll_slots:
-        try:
-            return get_client().render_status(upstream_id), None
-        except ViggleError as exc:
-            return None, exc
+@dataclass(slots=True)
+class Answer:
+    job_id: int
+    status: RenderStatus | None
+    error: ViggleError | None
+    answered_at: float
 
 
-def _apply_one(job_id: int, owner: str, status, error) -> None:
-    """An outcome that changes more than progress (final status, upstream error): the
-    service's own transaction, as job_poll would have done after its GET."""
-    try:
-        if services.job_apply_status(job_id=job_id, owner=owner, status=status, error=error):
-            services.job_finish(job_id=job_id, owner=owner)
-    except Exception:
-        logger.exception("Recording the poll of render %s failed", job_id)
-        close_old_connections()
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def _is_progress(status: RenderStatus) -> bool:
     return not (status.is_complete or status.is_failed or status.is_cancelled)
 
 
-# One statement records a whole turn's plain progress answers: what
-# services.job_apply_status does for them (count the poll, clear the error streak, keep
-# progress monotonic, move queued -> processing, release the lease), guarded like it by
-# "still leased to us and still queued/processing". One difference, the next poll's time:
-# Viggle's docs ask for a poll every 3-5 s, so when the progress since the previous poll
-# says the render ends 3-5 s from now, the next poll is placed just after that end instead
-# of at 3 s (which would see it still running and leave the result waiting 3 s more); any
-# other case keeps the 3 s interval. bench/time_to_result.py measures the effect.
-ALIGN_MARGIN_SECONDS = 0.3
-MAX_POLL_SECONDS = 5.0
-# Progress rate since the previous poll (its save is updated_at), or since the upstream job
-# was created (submitted_at) when no progress had been seen yet: a job's queue time then
-# makes the end look later than it is, never earlier, and the 5 s cap bounds that.
-_SINCE = "(CASE WHEN j.progress_pct > 0 THEN j.updated_at ELSE j.submitted_at END)"
-_ETA = (
-    f"((100 - v.progress_pct) * EXTRACT(EPOCH FROM (%(now)s - {_SINCE}))"
-    " / NULLIF(v.progress_pct - j.progress_pct, 0) + %(margin)s)"
-)
-_PROGRESS_SQL = f"""
-UPDATE renders_renderjob AS j SET
-    poll_count = j.poll_count + 1,
-    retrying = false,
-    upstream_errors = 0,
-    upstream_status = v.upstream_status,
-    progress_pct = GREATEST(j.progress_pct, v.progress_pct),
-    checkpoint = CASE WHEN v.checkpoint <> '' THEN v.checkpoint ELSE j.checkpoint END,
-    status = CASE WHEN v.upstream_status = 'processing' THEN 'processing' ELSE j.status END,
-    lease_until = NULL,
-    lease_owner = '',
-    next_poll_at = %(now)s + make_interval(secs => CASE
-        WHEN v.progress_pct > j.progress_pct
-             AND {_ETA} > %(interval)s AND {_ETA} <= %(longest)s
-        THEN {_ETA} ELSE %(interval)s END),
-    updated_at = %(now)s
-FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(progress)s::int[], %(checkpoints)s::text[])
-    AS v(id, upstream_status, progress_pct, checkpoint)
-WHERE j.id = v.id AND j.lease_owner = %(owner)s AND j.status IN ('queued', 'processing')
-RETURNING j.public_id
-"""  # noqa: S608 - constants only; every value is a parameter
+class Poller:
+    """One loop's state. ``run`` until ``stop`` is set (or ``seconds`` pass)."""
 
+    def __init__(self, *, owner: str | None = None, stop: threading.Event | None = None) -> None:
+        self.owner = owner or worker_name()
+        self.stop = stop or threading.Event()
+        self.concurrency = settings.POLLER_CONCURRENCY
+        self.lease = services.lease_time()
+        self.held: dict[int, Held] = {}
+        self.dirty: set[int] = set()
+        self.schedule: list[tuple[float, int]] = []
+        self.answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+        self.in_flight = 0
+        self.polls = 0
+        self.last_flush = 0.0
+        self.next_claim = 0.0
+        self.next_renew = 0.0
+        self.fetchers = ThreadPoolExecutor(self.concurrency, thread_name_prefix="poll")
+        # Services work (final answers, sends, finishes, preprocessing polls): transactions
+        # and downloads that must not hold up the status polls.
+        self.side = ThreadPoolExecutor(settings.POLLER_SIDE_THREADS, thread_name_prefix="poll-side")
+        self.side_busy: set[int] = set()
+        self.side_lock = threading.Lock()
 
-def _record_progress(owner: str, answers: list[tuple[int, RenderStatus]]) -> None:
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _PROGRESS_SQL,
-            {
-                "ids": [job_id for job_id, _ in answers],
-                "statuses": [s.status[:32] for _, s in answers],
-                "progress": [max(0, min(100, s.progress_pct or 0)) for _, s in answers],
-                "checkpoints": [(s.checkpoint or "")[:32] for _, s in answers],
-                "owner": owner,
-                "now": now,
-                "interval": services.POLL_INTERVAL.total_seconds(),
-                "longest": MAX_POLL_SECONDS,
-                "margin": ALIGN_MARGIN_SECONDS,
-            },
-        )
-        changed = [row[0] for row in cursor.fetchall()]
-        if changed:
-            # Delivered on commit, like services.notify_job_changed, one per job.
-            cursor.execute(
-                "SELECT pg_notify(%s, public_id) FROM unnest(%s::text[]) AS public_id",
-                [services.NOTIFY_CHANNEL, changed],
-            )
+    # --- the loop ------------------------------------------------------------------------------
 
-
-def run_once(owner: str, pool: ThreadPoolExecutor) -> int:
-    """One turn: claim due jobs, poll them concurrently, record the answers.
-
-    On Postgres the common answer (still queued or processing) is recorded for the whole turn
-    in one UPDATE and the threads only make HTTP calls; anything else (a final status, an
-    upstream error, a job to send or to finish) goes through the services one job at a time.
-    Measured with bench/poller.py: the per-job transactions were the loop's ceiling."""
-    ids = services.poll_claim_due(owner=owner, limit=settings.POLLER_BATCH)
-    if not ids:
-        return 0
-    if connection.vendor != "postgresql":
-        list(pool.map(lambda job_id: _work(job_id, owner), ids))
-        return len(ids)
-    rows = RenderJob.objects.filter(pk__in=ids, lease_owner=owner).values_list(
-        "pk", "status", "upstream_job_id"
-    )
-    pollable = {RenderJob.Status.QUEUED, RenderJob.Status.PROCESSING}
-    to_poll = [(pk, upstream) for pk, status, upstream in rows if status in pollable and upstream]
-    others = [pk for pk, status, upstream in rows if not (status in pollable and upstream)]
-    answers = list(pool.map(lambda job: _fetch(job[1]), to_poll))
-    progress = []
-    special = []
-    for (job_id, _), (status, error) in zip(to_poll, answers, strict=True):
-        if error is None and status is not None and _is_progress(status):
-            progress.append((job_id, status))
-        else:
-            special.append((job_id, status, error))
-    if progress:
+    def run(self, seconds: float | None = None) -> int:
+        deadline = None if seconds is None else time.monotonic() + seconds
         try:
-            _record_progress(owner, progress)
+            while not self.stop.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                self.turn()
+        finally:
+            self.shutdown()
+        return self.polls
+
+    def turn(self) -> None:
+        now = time.time()
+        try:
+            if now >= self.next_claim:
+                claimed = self.claim(now)
+                self.next_claim = now + (0 if claimed >= settings.POLLER_BATCH else CLAIM_SECONDS)
+            if self.held and now >= self.next_renew:
+                self.renew()
+                self.next_renew = now + self.lease.total_seconds() / 3
         except Exception:
-            # Nothing recorded: the leases run out and the jobs are polled again.
-            logger.exception("Recording %d polls failed", len(progress))
+            logger.exception("The poller could not read or renew its work")
             close_old_connections()
-    work = [lambda job=job: _apply_one(job[0], owner, job[1], job[2]) for job in special]
-    work += [lambda job_id=job_id: _work(job_id, owner) for job_id in others]
-    if work:
-        list(pool.map(lambda fn: fn(), work))
-    return len(ids)
+            self.stop.wait(1.0)
+        self.dispatch(time.time())
+        self.receive(self.wait_seconds())
+        if self.due_to_flush():
+            self.flush()
 
+    def wait_seconds(self) -> float:
+        now = time.time()
+        until = self.next_claim
+        if self.schedule and self.in_flight < self.concurrency:
+            until = min(until, self.schedule[0][0])
+        if self.dirty:
+            until = min(until, self.last_flush + FLUSH_SECONDS)
+        return max(0.0, min(CLAIM_SECONDS, until - now))
 
-def seconds_until_next_due() -> float:
-    next_due = RenderJob.objects.filter(status__in=RenderJob.ACTIVE).aggregate(
-        due=Min("next_poll_at")
-    )["due"]
-    if next_due is None:
-        return IDLE_SLEEP
-    return max(MIN_SLEEP, min(IDLE_SLEEP, (next_due - timezone.now()).total_seconds()))
+    def due_to_flush(self) -> bool:
+        return time.time() - self.last_flush >= FLUSH_SECONDS
 
+    # --- claiming ------------------------------------------------------------------------------
 
-def _slot_lease() -> timedelta:
-    return timedelta(seconds=settings.POLLER_SLOT_LEASE_SECONDS)
+    def claim(self, now: float) -> int:
+        rows = leases.lease_claim_due(
+            RenderJob.objects.filter(status__in=RenderJob.ACTIVE),
+            owner=self.owner,
+            lease=self.lease,
+            limit=settings.POLLER_BATCH,
+            returning=_CLAIMED_FIELDS,
+            now=_at(now),
+        )
+        for pk, status, upstream, upstream_status, progress, checkpoint, updated_at in rows:
+            if status in POLLABLE and upstream:
+                self.hold(
+                    Held(
+                        id=pk,
+                        upstream=upstream,
+                        status=status,
+                        upstream_status=upstream_status,
+                        progress=progress,
+                        checkpoint=checkpoint,
+                        seen_progress=progress,
+                        seen_at=_epoch(updated_at) if progress > 0 else None,
+                        due=now,
+                        written_status=status,
+                    )
+                )
+            else:  # to send, or to finish: the services' own path
+                self.side_submit(pk, lambda pk=pk: services.job_poll(job_id=pk, owner=self.owner))
+        resources = asset_services.resource_claim_due(owner=self.owner, limit=settings.POLLER_BATCH)
+        for pk in resources:
+            self.side_submit(-pk, lambda pk=pk: asset_services.resource_poll(resource_id=pk))
+        return len(rows)
+
+    def hold(self, job: Held) -> None:
+        self.held[job.id] = job
+        heapq.heappush(self.schedule, (job.due, job.id))
+
+    def renew(self) -> None:
+        kept = leases.lease_renew(
+            RenderJob.objects.filter(pk__in=list(self.held), status__in=POLLABLE),
+            owner=self.owner,
+            lease=self.lease,
+        )
+        for pk in set(self.held) - kept:
+            # Cancelled, sent back by an admin, or taken over after our lease ran out.
+            self.drop(pk)
+
+    def drop(self, pk: int) -> Held | None:
+        self.dirty.discard(pk)
+        return self.held.pop(pk, None)
+
+    # --- polling -------------------------------------------------------------------------------
+
+    def dispatch(self, now: float) -> None:
+        while self.schedule and self.in_flight < self.concurrency and self.schedule[0][0] <= now:
+            due, pk = heapq.heappop(self.schedule)
+            job = self.held.get(pk)
+            if job is None or job.due != due or job.in_flight:
+                continue  # dropped, or rescheduled since
+            job.in_flight = True
+            self.in_flight += 1
+            self.fetchers.submit(self.fetch, pk, job.upstream)
+
+    def fetch(self, job_id: int, upstream: str) -> None:
+        try:
+            status, error = get_client().render_status(upstream), None
+        except ViggleError as exc:
+            status, error = None, exc
+        except Exception as exc:  # a bug must not lose the job: its answer is an error
+            logger.exception("Polling render %s failed", job_id)
+            status, error = None, ViggleError(str(exc) or "poll failed", retryable=True)
+        self.answers.put(Answer(job_id, status, error, time.time()))
+
+    def receive(self, timeout: float) -> None:
+        try:
+            answer = self.answers.get(timeout=timeout) if timeout > 0 else self.answers.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self.record(answer)
+            try:
+                answer = self.answers.get_nowait()
+            except queue.Empty:
+                return
+
+    def record(self, answer: Answer) -> None:
+        self.in_flight -= 1
+        self.polls += 1
+        job = self.held.get(answer.job_id)
+        if job is None:
+            return  # let go while its poll was in flight
+        job.in_flight = False
+        job.polls += 1
+        status = answer.status
+        if answer.error is not None or status is None or not _is_progress(status):
+            self.drop(job.id)
+            self.side_submit(job.id, lambda: self.settle(job, status, answer.error))
+            return
+        progress = max(job.progress, min(100, max(0, status.progress_pct or 0)))
+        new = (
+            RenderJob.Status.PROCESSING if status.status == "processing" else job.status,
+            (status.status or "")[:32],
+            progress,
+            (status.checkpoint or job.checkpoint)[:32],
+        )
+        job.due = next_poll_time(
+            answered_at=answer.answered_at,
+            progress=progress,
+            seen_progress=job.seen_progress,
+            seen_at=job.seen_at,
+        )
+        if progress != job.seen_progress or job.seen_at is None:
+            job.seen_progress, job.seen_at = progress, answer.answered_at
+        if new != (job.status, job.upstream_status, job.progress, job.checkpoint):
+            job.status, job.upstream_status, job.progress, job.checkpoint = new
+            job.dirty = True
+            self.dirty.add(job.id)
+        heapq.heappush(self.schedule, (job.due, job.id))
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def flush(self, *, release: bool = False) -> None:
+        """Write the changed jobs (all held jobs when releasing) in one statement."""
+        self.last_flush = time.time()
+        if release:
+            jobs = list(self.held.values())
+        else:
+            jobs = [self.held[pk] for pk in self.dirty]
+        if not jobs:
+            return
+        try:
+            changed = write_jobs(owner=self.owner, jobs=jobs, release=release)
+        except Exception:
+            # Nothing written: the answers are asked again; the leases run out if this lasts.
+            logger.exception("Recording %d polls failed", len(jobs))
+            close_old_connections()
+            return
+        for job in jobs:
+            job.dirty = False
+            job.polls = 0
+            job.written_status = job.status
+            self.dirty.discard(job.id)
+            if job.id not in changed:
+                self.drop(job.id)  # someone else changed it: not ours any more
+
+    def settle(self, job: Held, status: RenderStatus | None, error: ViggleError | None) -> None:
+        """A final status or an upstream error: the services' transaction, as one poll."""
+        if job.polls > 1:
+            RenderJob.objects.filter(pk=job.id, lease_owner=self.owner).update(
+                poll_count=F("poll_count") + job.polls - 1
+            )
+        if services.job_apply_status(job_id=job.id, owner=self.owner, status=status, error=error):
+            services.job_finish(job_id=job.id, owner=self.owner)
+
+    def side_submit(self, key: int, work: Callable[[], None]) -> None:
+        with self.side_lock:
+            if key in self.side_busy:
+                return
+            self.side_busy.add(key)
+
+        def run() -> None:
+            try:
+                work()
+            except Exception:
+                # One bad job must not stop the loop; its lease runs out and it is tried again.
+                logger.exception("Poller work on %s failed", key)
+                close_old_connections()
+            finally:
+                with self.side_lock:
+                    self.side_busy.discard(key)
+
+        self.side.submit(run)
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while self.in_flight > 0 and time.monotonic() < deadline:
+            self.receive(max(0.0, deadline - time.monotonic()))
+        self.flush()
+        self.flush(release=True)
+        self.fetchers.shutdown(wait=False, cancel_futures=True)
+        _close_thread_connections(self.side, settings.POLLER_SIDE_THREADS)
+        self.side.shutdown(wait=True, cancel_futures=True)
+        connection.close()
 
 
 def _close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
-    """Close the database connection each pool thread opened. A barrier makes every thread take
-    exactly one of the closing tasks."""
-    from django.db import connection
-
+    """Close the database connection each pool thread opened (after the work queued before).
+    A barrier makes every thread take exactly one of the closing tasks."""
     barrier = threading.Barrier(threads)
 
     def close() -> None:
@@ -229,78 +407,74 @@ def _close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
             pass
         connection.close()
 
-    list(pool.map(lambda _: close(), range(threads)))
+    for _ in range(threads):
+        pool.submit(close)
 
 
-def claim_slot(owner: str) -> int | None:
-    """Take a free poller slot (or one whose loop died); None when all are busy."""
+def write_jobs(*, owner: str, jobs: list[Held], release: bool) -> set[int]:
+    """Record the held jobs' last answers (and, when ``release``, give their leases back), on
+    rows still leased to ``owner`` and still queued/processing. Returns the ids written."""
     now = timezone.now()
-    for slot_id in range(1, settings.POLLER_SLOTS + 1):
-        PollerSlot.objects.get_or_create(pk=slot_id)
-        free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-        if PollerSlot.objects.filter(free, pk=slot_id).update(
-            owner=owner, lease_until=now + _slot_lease()
-        ):
-            return slot_id
-    return None
-
-
-def has_active_work() -> bool:
-    """Whether any render is still in flight (the loop has reason to keep running)."""
-    return RenderJob.objects.filter(status__in=RenderJob.ACTIVE).exists()
-
-
-def is_running() -> bool:
-    """Whether some poll loop holds a live slot."""
-    return PollerSlot.objects.filter(lease_until__gt=timezone.now()).exists()
-
-
-def _renew(slot_id: int, owner: str) -> bool:
-    return bool(
-        PollerSlot.objects.filter(pk=slot_id, owner=owner).update(
-            lease_until=timezone.now() + _slot_lease()
-        )
+    adapt = connection.ops.adapt_datetimefield_value
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(jobs))
+    params: list[object] = []
+    for job in jobs:
+        params += [
+            job.id,
+            job.status,
+            job.upstream_status,
+            job.progress,
+            job.checkpoint,
+            adapt(_at(job.due)),
+            job.polls,
+            1 if job.dirty else 0,
+        ]
+    lease = "lease_owner = '', lease_until = NULL," if release else ""
+    table = RenderJob._meta.db_table
+    sql = (
+        "WITH v(vid, vstatus, vupstream, vprogress, vcheckpoint, vnext, vpolls, vdirty) AS "  # noqa: S608
+        f"(VALUES {values}) "
+        f"UPDATE {table} SET {lease} status = v.vstatus, upstream_status = v.vupstream, "
+        "progress_pct = v.vprogress, checkpoint = v.vcheckpoint, next_poll_at = v.vnext, "
+        "poll_count = poll_count + v.vpolls, retrying = false, upstream_errors = 0, "
+        f"updated_at = CASE WHEN v.vdirty = 1 THEN %s ELSE {table}.updated_at END "
+        f"FROM v WHERE {table}.id = v.vid AND {table}.lease_owner = %s "
+        f"AND {table}.status IN (%s, %s) "
+        f"RETURNING {table}.id, {table}.public_id, {table}.status, v.vdirty"
     )
+    params += [adapt(now), owner, *POLLABLE]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        notified = [public_id for _, public_id, _, dirty in rows if dirty]
+        if notified and connection.vendor == "postgresql":
+            # Delivered on commit, one per job, as services.notify_job_changed does.
+            cursor.execute(
+                "SELECT pg_notify(%s, public_id) FROM unnest(%s::text[]) AS public_id",
+                [services.NOTIFY_CHANNEL, notified],
+            )
+        if notified:
+            by_id = {job.id: job for job in jobs}
+            changes = [
+                (pk, by_id[pk].written_status, status, by_id[pk].progress)
+                for pk, _, status, dirty in rows
+                if dirty
+            ]
+            transaction.on_commit(lambda: _announce(changes))
+    return {row[0] for row in rows}
 
 
-def run_loop(
-    *, seconds: float, owner: str | None = None, stop=None, need_slot: bool = True
-) -> int | None:
-    """Poll for up to ``seconds``. Returns how many job turns were worked, or None when every
-    poller slot was taken (another loop is already on duty)."""
-    owner = owner or worker_name()
-    # A worker asked to stop (SIGTERM) ends the loop after the current turn, freeing its slot.
-    stop = stop or qworker.STOPPING
-    slot = claim_slot(owner) if need_slot else None
-    if need_slot and slot is None:
-        return None
-    deadline = time.monotonic() + seconds
-    worked = 0
-    idle_since: float | None = None
-    try:
-        with ThreadPoolExecutor(
-            max_workers=settings.POLLER_THREADS, thread_name_prefix="poller"
-        ) as pool:
-            while time.monotonic() < deadline and not stop.is_set():
-                if slot is not None and not _renew(slot, owner):
-                    break  # our slot lease ran out and another loop took over
-                count = run_once(owner, pool)
-                worked += count
-                extra = _extra_work()
-                if count >= settings.POLLER_BATCH or extra:
-                    continue
-                if count == 0 and not has_active_work():
-                    idle_since = idle_since or time.monotonic()
-                    if time.monotonic() - idle_since >= IDLE_EXIT_SECONDS:
-                        break  # nothing to do: free the worker; a new send starts a loop
-                else:
-                    idle_since = None
-                stop.wait(min(seconds_until_next_due(), max(0.0, deadline - time.monotonic())))
-            _close_thread_connections(pool, settings.POLLER_THREADS)
-    finally:
-        if slot is not None:
-            PollerSlot.objects.filter(pk=slot, owner=owner).update(owner="", lease_until=None)
-        from django.db import connection
+def _announce(changes: list[tuple[int, str, str, int]]) -> None:
+    for job_id, old_status, new_status, progress in changes:
+        signals.job_changed.send(
+            sender=RenderJob,
+            job_id=job_id,
+            old_status=old_status,
+            new_status=new_status,
+            progress=progress,
+        )
 
-        connection.close()
-    return worked
+
+def run_loop(*, seconds: float | None = None, owner: str | None = None, stop=None) -> int:
+    """Poll until ``stop`` is set (or for ``seconds``). Returns how many status polls it made."""
+    return Poller(owner=owner, stop=stop).run(seconds)

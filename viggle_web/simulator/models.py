@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class SimState(models.Model):
@@ -59,7 +60,7 @@ class SimCall(models.Model):
     authorized = models.BooleanField(default=False)
     has_auth_header = models.BooleanField(default=False)
     fault = models.CharField(max_length=10, blank=True, default="")
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)  # the request's arrival
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"

@@ -214,12 +214,18 @@ def endpoint(*, methods: tuple[str, ...], auth: bool | Callable[[HttpRequest], b
             path = logical_path(request)
             key = bearer_key(request)
             valid = key is not None and key in accepted_keys()
-            call = SimCall.objects.create(
+            call = SimCall(
                 method=request.method or "",
                 path=path,
                 authorized=valid,
                 has_auth_header="Authorization" in request.headers,
+                at=timezone.now(),
             )
+            # A GET (the status polls: thousands a minute) is logged once, with its answer; other
+            # calls, which may be slow (uploads, a worker killed mid-create), are logged on
+            # arrival too, so a test sees them while they run.
+            if request.method != "GET":
+                call.save()
             faults = _pick_faults(request, path, key)
             for fault in faults:
                 if fault.kind == SimFault.Kind.LATENCY:
@@ -231,9 +237,12 @@ def endpoint(*, methods: tuple[str, ...], auth: bool | Callable[[HttpRequest], b
                 response = _dispatch(view, request, methods, auth, key, valid, args, kwargs)
                 if failure is not None:
                     response = _corrupt(request, response, failure.kind)
-            SimCall.objects.filter(pk=call.pk).update(
-                status=response.status_code, fault=failure.kind if failure else ""
-            )
+            call.status = response.status_code
+            call.fault = failure.kind if failure else ""
+            if call.pk is None:
+                call.save()
+            else:
+                SimCall.objects.filter(pk=call.pk).update(status=call.status, fault=call.fault)
             return response
 
         return wrapper
@@ -840,6 +849,7 @@ def control(request: HttpRequest) -> HttpResponse:
                 "authorized": c.authorized,
                 "has_auth_header": c.has_auth_header,
                 "fault": c.fault,
+                "at": engine.iso(c.at),  # arrival
             }
             for c in SimCall.objects.filter(id__gt=since).order_by("id")[:2000]
         ]

@@ -80,6 +80,7 @@ class ViggleClient:
         sleep: Callable[[float], None] = time.sleep,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
+        max_connections: int = 64,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.__api_key = api_key
@@ -95,8 +96,10 @@ class ViggleClient:
             transport=transport,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
-            # Keep as many idle connections as the poller has threads, or each turn reconnects.
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            # As many kept connections as the poller has requests in flight, or polls reconnect.
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
 
     def __repr__(self) -> str:
@@ -595,6 +598,8 @@ def get_client() -> ViggleClient:
         float(settings.VIGGLE_TIMEOUT_SECONDS),
         float(settings.VIGGLE_UPLOAD_TIMEOUT_SECONDS),
         int(settings.VIGGLE_MAX_RETRIES),
+        # The poller's requests in flight, plus room for sends, downloads and web requests.
+        int(settings.POLLER_CONCURRENCY) + 16,
     )
     with _lock:
         if _client is None or _client_config != config:
@@ -606,6 +611,7 @@ def get_client() -> ViggleClient:
                 timeout=config[2],
                 upload_timeout=config[3],
                 max_retries=config[4],
+                max_connections=config[5],
             )
             _client_config = config
         return _client

@@ -1,4 +1,5 @@
-"""`manage.py qcluster`: django-q2's cluster, stopped promptly on SIGTERM/SIGINT.
+"""`manage.py qcluster`: django-q2's cluster plus the long-running loops (the render poller),
+stopped promptly on SIGTERM/SIGINT.
 
 Replaces django-q2's command of the same name (this app is listed before django_q). The cluster
 starts as django-q2 starts it; stopping is ours (viggle_web/core/qworker.py): django-q2's
@@ -43,10 +44,16 @@ class Command(QClusterCommand):
         if options.get("run_once"):
             cluster.stop()
             return
+        # The long-running loops (the poller) run in this process, after the fork of the
+        # sentinel, for the worker's whole life.
+        stop_loops = threading.Event()
+        loops = qworker.main_loops_start(stop_loops)
         known: set[int] = set()
         while not requested.is_set() and cluster.sentinel.is_alive():
             # Remember the cluster's processes: once the sentinel is gone, its children are
             # handed to init and can no longer be found as ours.
             known = qworker.cluster_processes()
             requested.wait(0.5)
+        # The loops first: they finish their turn, write what they learnt and free their leases.
+        qworker.main_loops_stop(stop_loops, loops)
         qworker.stop_cluster(sentinel=cluster.sentinel, known=known)

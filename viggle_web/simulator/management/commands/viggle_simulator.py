@@ -21,6 +21,13 @@ class Command(BaseCommand):
         if not settings.VIGGLE_SIMULATOR_ENABLED:
             self.stderr.write("The simulator is off (VIGGLE_SIMULATOR_ENABLED=false).")
             raise SystemExit(2)
+        # Keep each server thread's database connection for the life of its HTTP connection
+        # (the server closes it when the client hangs up): a status GET then costs its queries,
+        # not a new Postgres connection each (bench/poller.py).
+        from django.db import connections
+
+        connections.settings["default"]["CONN_MAX_AGE"] = None
+        settings.DATABASES["default"]["CONN_MAX_AGE"] = None
         # This process serves nothing else, so the simulator's routes become the root.
         settings.ROOT_URLCONF = "viggle_web.simulator.root_urls"
         if host not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
