@@ -20,7 +20,6 @@ from viggle_web.renders.services.common import (
     RenderRefused,
     job_claim,
     lease_time,
-    poll_claim_due,
 )
 from viggle_web.renders.services.finish import job_finish
 from viggle_web.renders.services.poll import job_apply_status, job_poll
@@ -65,6 +64,5 @@ __all__ = [
     "lease_time",
     "notify_job_changed",
     "parse_bg_color",
-    "poll_claim_due",
     "render_estimate",
 ]

@@ -13,10 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
+from viggle_web.core import leases
 from viggle_web.core.errors import Refused
 from viggle_web.renders.models import RenderJob
 from viggle_web.viggle.client import get_client
@@ -65,40 +65,13 @@ def lease_released(next_poll_in: timedelta | None) -> dict[str, Any]:
     }
 
 
-def _lease_free(now) -> Q:
-    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-
-
 def job_claim(*, job_id: int, owner: str, lease: timedelta | None = None) -> bool:
-    """Take the job's lease if nobody holds it. Exactly one caller wins."""
-    now = timezone.now()
-    return (
-        RenderJob.objects.filter(_lease_free(now), pk=job_id, status__in=RenderJob.ACTIVE).update(
-            lease_until=now + (lease or lease_time()), lease_owner=owner
-        )
-        == 1
+    """Take the job's lease if nobody holds it (core.leases, the one lease): one caller wins."""
+    return leases.lease_claim(
+        RenderJob.objects.filter(pk=job_id, status__in=RenderJob.ACTIVE),
+        owner=owner,
+        lease=lease or lease_time(),
     )
-
-
-def poll_claim_due(*, owner: str, limit: int) -> list[int]:
-    """Claim up to ``limit`` due active jobs for this worker (skipping rows another worker has
-    locked), so two workers never work on one job at the same time."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = (
-            RenderJob.objects.filter(_lease_free(now), status__in=RenderJob.ACTIVE)
-            .filter(next_poll_at__lte=now)
-            .order_by("next_poll_at")
-            .values_list("pk", flat=True)
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due[:limit])
-        if ids:
-            RenderJob.objects.filter(pk__in=ids).update(
-                lease_until=now + lease_time(), lease_owner=owner
-            )
-    return ids
 
 
 def cancel_upstream(job: RenderJob) -> None:
