@@ -10,23 +10,16 @@ scenes by ApiObject.public_id, results by signed links to our own copy of the fi
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
-from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
@@ -40,29 +33,50 @@ from viggle_web.assets.services import (
     resource_request,
     template_id_parse,
 )
-from viggle_web.core.audit import audit_record
 from viggle_web.core.netsafety import FetchError, fetch_slot, fetch_to_file
 from viggle_web.gateway import errors
+from viggle_web.gateway.downloads import (  # noqa: F401 - callers import them from here
+    DEFAULT_DOWNLOAD_MAX_AGE,
+    DOWNLOAD_SALT,
+    Download,
+    download_max_age,
+    download_open,
+    download_sign,
+)
 from viggle_web.gateway.errors import ApiError
-from viggle_web.gateway.models import ApiObject, ApiRender, ApiToken
+from viggle_web.gateway.models import ApiObject, ApiRender
+from viggle_web.gateway.selectors import (  # noqa: F401 - callers import them from here
+    api_mode,
+    api_status,
+    credits_summary,
+    render_get,
+    tokens_all_active,
+    tokens_of,
+)
+from viggle_web.gateway.tokens import (  # noqa: F401 - callers import them from here
+    DISPLAY_PREFIX_CHARS,
+    LAST_USED_GRANULARITY,
+    TOKEN_PREFIX,
+    CreatedToken,
+    TokenLimitReached,
+    token_authenticate,
+    token_can_revoke,
+    token_create,
+    token_hash,
+    token_revoke,
+    token_revoke_all_on_deactivation,
+)
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.services import RenderRefused, RenderRequest, job_cancel, job_submit
-from viggle_web.usage.selectors import budget_status
 from viggle_web.usage.services import (
     BudgetExceeded,
     budget_enforce,
     credit_charge_character,
     credit_withdraw_job,
 )
-from viggle_web.viggle.client import get_client
 from viggle_web.viggle.colour import parse_bg_color
 from viggle_web.viggle.errors import ViggleError
 
-TOKEN_PREFIX = "vs_"  # noqa: S105 - a marker, not a secret
-DISPLAY_PREFIX_CHARS = 10
-LAST_USED_GRANULARITY = timedelta(seconds=60)
-DOWNLOAD_SALT = "viggle_web.gateway.download"
-DEFAULT_DOWNLOAD_MAX_AGE = 3600
 MODELS = tuple(RenderJob.Model.values)
 BACKGROUND_MODES = {
     "original": RenderJob.Background.ORIGINAL,
@@ -74,116 +88,6 @@ TRUE = ("true", "1", "yes", "on")
 FALSE = ("false", "0", "no", "off")
 # Every character preprocess costs 1 credit at Viggle (viggle-api.md, "Credits").
 CHARACTER_CREDITS = 1
-
-
-# --- tokens ---------------------------------------------------------------------------------------
-
-
-def token_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class CreatedToken:
-    token: ApiToken
-    raw: str  # shown to the member once, never stored
-
-
-class TokenLimitReached(ValueError):
-    """The member holds as many live tokens as GATEWAY_TOKENS_PER_MEMBER allows."""
-
-
-@transaction.atomic
-def token_create(*, user: User, name: str) -> CreatedToken:
-    """A new token for ``user``; at most ``GATEWAY_TOKENS_PER_MEMBER`` live ones each (the
-    member's row is locked, so two requests at once cannot both take the last place)."""
-    name = " ".join(name.split())[:100]
-    if not name:
-        raise ValueError("A token needs a name.")
-    User.objects.select_for_update().filter(pk=user.pk).first()
-    cap = settings.GATEWAY_TOKENS_PER_MEMBER
-    if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= cap:
-        raise TokenLimitReached(
-            f"You have {cap} live tokens, the most a member may hold "
-            f"(at most {cap}): revoke one you no longer use first."
-        )
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user, name=name, prefix=raw[:DISPLAY_PREFIX_CHARS], token_hash=token_hash(raw)
-    )
-    audit_record(
-        actor=user,
-        action="token_created",
-        target=f"{user.username}'s token “{name}” ({token.prefix}…)",
-    )
-    return CreatedToken(token=token, raw=raw)
-
-
-def token_can_revoke(*, token: ApiToken, actor: User) -> bool:
-    return actor.may_manage(token.user_id)
-
-
-def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
-    """Revoke ``token`` (its member or an admin). Revoking twice changes nothing."""
-    if not token_can_revoke(token=token, actor=actor):
-        raise PermissionDenied("Only the token's member or an admin can revoke it.")
-    with transaction.atomic():
-        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoked_by=actor
-        )
-        token.refresh_from_db()
-        if revoked:
-            audit_record(
-                actor=actor,
-                action="token_revoked",
-                target=f"{token.user.username}'s token “{token.name}” ({token.prefix}…)",
-            )
-    return token
-
-
-def token_revoke_all_on_deactivation(*, user: User, actor: User, **_signal: object) -> None:
-    """Receiver of accounts' ``member_deactivated``: every live token of the member is revoked
-    (in the deactivating transaction), so reactivation does not bring them back."""
-    live = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
-    if not live:
-        return
-    ApiToken.objects.filter(pk__in=[t.pk for t in live]).update(
-        revoked_at=timezone.now(), revoked_by=actor
-    )
-    for token in live:
-        audit_record(
-            actor=actor,
-            action="token_revoked",
-            target=f"{user.username}'s token “{token.name}” ({token.prefix}…)",
-            details={"reason": "member deactivated"},
-        )
-
-
-def token_authenticate(*, raw: str) -> ApiToken | None:
-    """The live token for ``raw``: not revoked, its member active. Records last use (at most
-    once a minute, so polling scripts do not write on every call)."""
-    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
-        return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=token_hash(raw), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if token is None:
-        return None
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-    return token
-
-
-def tokens_of(*, user: User) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user=user)
-
-
-def tokens_all_active() -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(revoked_at__isnull=True).select_related("user")
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -701,19 +605,6 @@ def _withdraw_refused(job: RenderJob) -> bool:
     return True
 
 
-def render_get(*, public_id: str) -> RenderJob:
-    """A job for the token-free status endpoint: only jobs started through the API, found by
-    their unguessable id (web renders stay behind the login)."""
-    job = (
-        RenderJob.objects.select_related("character", "motion")
-        .filter(public_id=public_id, source=RenderJob.Source.API)
-        .first()
-    )
-    if job is None:
-        raise ApiError(errors.NOT_FOUND, "Job not found")
-    return job
-
-
 def render_cancel(*, user: User, public_id: str) -> RenderJob:
     """DELETE /api/render/{id}: its member or an admin; credits are released."""
     job = RenderJob.objects.filter(public_id=public_id).first()
@@ -728,127 +619,3 @@ def render_cancel(*, user: User, public_id: str) -> RenderJob:
     except RenderRefused:
         job.refresh_from_db()
         raise ApiError(errors.VALIDATION, f"Job cannot be cancelled: it is {api_status(job)}")
-
-
-def api_status(job: RenderJob) -> str:
-    """Our job states in Viggle's vocabulary."""
-    if job.status in (RenderJob.Status.PENDING, RenderJob.Status.QUEUED):
-        return "queued"
-    if job.status in (
-        RenderJob.Status.PROCESSING,
-        RenderJob.Status.FINISHING,
-        RenderJob.Status.ATTENTION,  # whether Viggle started it is being checked: in progress
-    ):
-        return "processing"
-    return str(job.status)
-
-
-def api_mode(job: RenderJob) -> str:
-    """Viggle's ``mode`` for an API job: what the script asked for (ApiRender)."""
-    asked = ApiRender.objects.filter(job_id=job.pk).values_list("mode", flat=True).first()
-    if asked:
-        return asked
-    # A job from before ApiRender was kept: judged from its inputs.
-    if job.fast:
-        return "fast"
-    motion = job.motion
-    if motion is not None and (
-        motion.kind == Asset.Kind.TEMPLATE
-        or (
-            job.character is not None
-            and job.character.character_id()
-            and motion.scene_id(job.model)
-        )
-    ):
-        return "preprocessed"
-    return "full_pipeline"
-
-
-# --- credits ------------------------------------------------------------------------------------
-
-
-def credits_summary(*, user: User) -> dict[str, Any]:
-    """GET /api/credits for the token's member. ``balance`` is what they can spend now: their
-    own remaining monthly budget when they have a cap (never more than the organisation's
-    remaining budget when that is capped too); else the organisation's remaining budget; and
-    when neither is capped, what the organisation's Viggle account holds (asked of Viggle).
-    ``balance_source`` says which of the three it is. ``total_used`` is what they spent this
-    month; ``total_purchased`` and ``monthly_cap`` are their cap (null when uncapped)."""
-    status = budget_status(user=user)
-    remaining = status.remaining
-    if status.member.cap is not None:
-        source = "member_budget"
-        if status.org.cap is not None and status.org.remaining < status.member.remaining:
-            source = "organisation_budget"
-        balance: float = remaining if remaining is not None else 0
-    elif status.org.cap is not None:
-        source, balance = "organisation_budget", status.org.remaining
-    else:
-        try:
-            upstream = get_client().credits().balance
-        except ViggleError as exc:
-            raise errors.upstream_error(exc)
-        source, balance = "viggle_account", upstream
-    return {
-        "balance": int(balance) if float(balance).is_integer() else balance,
-        "balance_source": source,
-        "total_purchased": status.member.cap,
-        "total_used": status.member.used,
-        "monthly_cap": status.member.cap,
-        "organisation_remaining": status.org.remaining if status.org.cap is not None else None,
-        "resets_at": status.resets_at.isoformat(),
-        "updated_at": timezone.now().isoformat(),
-    }
-
-
-# --- signed downloads ---------------------------------------------------------------------------
-
-
-def download_max_age() -> int:
-    return int(getattr(settings, "GATEWAY_DOWNLOAD_MAX_AGE", DEFAULT_DOWNLOAD_MAX_AGE))
-
-
-def download_sign(*, kind: str, ident: str | int, which: str) -> str:
-    """A token for download_open: "job"/public_id/"output"|"mask" or "asset"/pk/"preview"."""
-    return signing.TimestampSigner(salt=DOWNLOAD_SALT).sign(f"{kind}.{ident}.{which}")
-
-
-@dataclass(frozen=True)
-class Download:
-    file: FieldFile
-    filename: str
-    content_type: str
-
-
-def download_open(*, token: str) -> Download:
-    """What a signed link points at. Raises ApiError: 403 when expired, 404 otherwise."""
-    signer = signing.TimestampSigner(salt=DOWNLOAD_SALT)
-    try:
-        value = signer.unsign(token, max_age=download_max_age())
-    except signing.SignatureExpired:
-        raise ApiError(errors.FORBIDDEN, "This download link has expired: poll the job again")
-    except signing.BadSignature:
-        raise ApiError(errors.NOT_FOUND, "No such file")
-    kind, _, rest = value.partition(".")
-    ident, _, which = rest.rpartition(".")
-    field: FieldFile | None = None
-    name = "file"
-    content_type = "application/octet-stream"
-    if kind == "job" and which in ("output", "mask"):
-        job = RenderJob.objects.filter(public_id=ident).first()
-        field = getattr(job, which) if job is not None else None
-        name, content_type = f"{ident}-{which}.mp4", "video/mp4"
-    elif kind == "export":
-        from viggle_web.exports.api import export_download_target
-
-        export = export_download_target(job_public_id=ident, fmt=which)
-        field = export.file if export is not None else None
-        if export is not None:
-            name, content_type = export.filename, export.content_type
-    elif kind == "asset" and which == "preview" and ident.isdigit():
-        asset = Asset.objects.filter(pk=int(ident)).first()
-        field = asset.preview if asset is not None else None
-        name, content_type = f"preview-{ident}.jpg", "image/jpeg"
-    if not field:
-        raise ApiError(errors.NOT_FOUND, "No such file (it may have been deleted)")
-    return Download(file=field, filename=os.path.basename(name), content_type=content_type)
