@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "viggle_web.exports",
     "viggle_web.usage",
     "viggle_web.gateway",
+    "viggle_web.batches",
 ]
 if VIGGLE_SIMULATOR_ENABLED:
     # The stand-in Viggle, a development tool: only in the process that serves it
@@ -344,6 +345,9 @@ WORKER_STOP_SECONDS = env_float("WORKER_STOP_SECONDS", 5.0, minimum=0.5)
 EXPORT_TIMEOUT_SECONDS = env_int("EXPORT_TIMEOUT_SECONDS", 3600, minimum=60)
 EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 120, minimum=10)
 EXPORT_THREADS = env_int("EXPORT_THREADS", 2, minimum=1)
+
+# Batch renders: at most this many renders (characters x motions) in one batch.
+BATCH_MAX_RENDERS = env_int("BATCH_MAX_RENDERS", 100, minimum=1)
 
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from viggle_web.accounts.forms import LoginForm
+from viggle_web.batches import api as batch_api
 from viggle_web.core import views as core_views
 
 urlpatterns = [
@@ -19,7 +20,10 @@ urlpatterns = [
     path("gallery/", include("viggle_web.assets.urls")),
     path("renders/", include("viggle_web.renders.urls")),
     path("renders/", include("viggle_web.exports.urls")),
+    path("batches/", include("viggle_web.batches.urls")),
     path("usage/", include("viggle_web.usage.urls")),
+    # The batch API sits above the gateway (it uses the gateway's endpoint decorator).
+    path("api/batches", batch_api.batch_create, name="api_batches"),
     path("api/", include("viggle_web.gateway.urls")),
     path("account/", include("viggle_web.gateway.account_urls")),
 ]

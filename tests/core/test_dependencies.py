@@ -19,7 +19,16 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "viggle_web"
 
 # exports serves its API through the gateway's endpoint decorator and payloads, so it sits above.
-LAYERS = [["core"], ["accounts"], ["usage"], ["assets"], ["renders"], ["gateway"], ["exports"]]
+LAYERS = [
+    ["core"],
+    ["accounts"],
+    ["usage"],
+    ["assets"],
+    ["renders"],
+    ["gateway"],
+    ["exports"],
+    ["batches"],
+]
 LEVEL = {app: n for n, tier in enumerate(LAYERS) for app in tier}
 # Apps outside the layers, with what each may import.
 INDEPENDENT = {"viggle": set(), "simulator": {"viggle", "core"}}

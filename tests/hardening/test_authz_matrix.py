@@ -30,6 +30,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.renders.factories import asset_with_file
 from viggle_web.accounts.services import member_set_password_path
+from viggle_web.batches import services as batch_services
 from viggle_web.gateway.models import ApiObject
 from viggle_web.gateway.services import download_sign, token_create
 from viggle_web.renders import services as render_services
@@ -120,6 +121,16 @@ EXPECTED: dict[str, Expect] = {
     "renders:rerun": _e("L M M M", "L B B B", public_id="job_id"),
     "renders:delete_files": _e("L M M M", "L A F A", public_id="job_id"),
     "renders:download": _e("L A A A", "L M M M", public_id="job_id", query="?file=output"),
+    # batches: shared for reading like renders; cancel/retry need the owner or an admin
+    "batches:list": _e("L A A A", "L M M M"),
+    "batches:new": _e("L A A A", "L B B B"),
+    "batches:detail": _e("L A A A", "L M M M", public_id="batch_id"),
+    "batches:stream": _e("L A A A", "L M M M", public_id="batch_id"),
+    "batches:cancel": _e("L M M M", "L A F A", public_id="batch_id"),
+    "batches:retry": _e("L M M M", "L B F B", public_id="batch_id"),
+    "batches:zip": _e("L A A A", "L M M M", public_id="batch_id"),
+    # POST /api/batches takes a token, never a session (tests/batches/test_batch_api.py)
+    "api_batches": _e("U U U U", "U U U U"),
     # usage: each member sees only their own report; budgets are admin-only
     "usage:report": _e("L A F A", "L M M M", query="member_query"),
     "usage:csv": _e("L A F A", "L M M M", query="member_query"),
@@ -175,6 +186,13 @@ def _world(admin_user, member, other_member, files) -> SimpleNamespace:
         source=RenderJob.Source.API,
     )
     api_job.output.save("out.mp4", ContentFile(files.mp4.read_bytes()))
+    batch = batch_services.batch_submit(
+        owner=member,
+        idempotency_key="matrix-batch-0001",
+        characters=[image],
+        motions=[video],
+        options=batch_services.BatchOptions(),
+    )
     character = ApiObject.objects.create(kind="character", asset=image, owner=member, name="c")
     scene = ApiObject.objects.create(
         kind="scene", asset=video, owner=member, name="s", model="V4_Preview"
@@ -192,6 +210,7 @@ def _world(admin_user, member, other_member, files) -> SimpleNamespace:
         asset_id=str(image.pk),
         job_id=job.public_id,
         api_job_id=api_job.public_id,
+        batch_id=batch.public_id,
         character_id=character.public_id,
         scene_id=scene.public_id,
         token_id=str(member.api_tokens.get().pk),

@@ -49,6 +49,7 @@ AUTH_ERRORS = {
     ),
     **RATE_LIMITED,
 }
+IDS = {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string"}}
 BAD_INPUT = {"400": _error("CS-UORC01-002 (failed validation) or CS-ORIV-001..012")}
 OVER_BUDGET = {
     "402": _error(
@@ -174,6 +175,17 @@ SCHEMAS: dict[str, Any] = {
             "credits_charged": {"type": "integer", "description": "credits reserved"},
             "poll_url": {"type": "string"},
             "status_url": {"type": "string"},
+        }
+    ),
+    "BatchCreated": _obj(
+        {
+            "batch_id": {"type": "string"},
+            "created_at": STAMP,
+            "credits_charged": {
+                "type": "integer",
+                "description": "credits reserved for the whole batch",
+            },
+            "jobs": {"type": "array", "items": _ref("RenderCreated")},
         }
     ),
     "RenderStatus": _obj(
@@ -464,6 +476,40 @@ def _paths() -> dict[str, Any]:
                     **AUTH_ERRORS,
                     **OVER_BUDGET,
                     **UPSTREAM,
+                },
+            }
+        },
+        "/api/batches": {
+            "post": {
+                "summary": "Ours: a batch, every character_ids x scene_ids pair as one render "
+                "with the shared options; checked against the budgets as a whole and written "
+                "all or nothing; the Idempotency-Key header finds the same batch again",
+                "security": TOKEN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["character_ids", "scene_ids"],
+                                "properties": {
+                                    "character_ids": IDS,
+                                    "scene_ids": IDS,
+                                    "model": MODEL,
+                                    "background_mode": BACKGROUND,
+                                    "bg_color": {"type": "string", "example": "0,255,0"},
+                                    "fast": {"type": "boolean"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("BatchCreated")),
+                    **BAD_INPUT,
+                    **AUTH_ERRORS,
+                    **OVER_BUDGET,
+                    **NOT_FOUND,
                 },
             }
         },

@@ -20,8 +20,10 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connection
 from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.dateparse import parse_datetime
 
 from viggle_web.renders.models import RenderJob
@@ -148,6 +150,20 @@ class JobStream:
         finally:
             if wake is not None:
                 _listener.unsubscribe(wake)
+
+    def response(self, request: HttpRequest) -> StreamingHttpResponse:
+        """The SSE response, with the iterator that matches the server (Django buffers a sync
+        iterator under ASGI and an async one under WSGI)."""
+        is_async = isinstance(request, ASGIRequest)
+        content = self.iter_async() if is_async else self.iter_sync()
+        if is_async:
+            # Authentication is done: give this request thread's connection back now, or every
+            # open stream would hold one until it ends.
+            connection.close()
+        response = StreamingHttpResponse(content, content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
 
     def _changed_closing(self) -> list[str]:
         # Runs in a pool thread between waits: closing (not just recycling) the connection means

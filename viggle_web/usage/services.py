@@ -45,9 +45,12 @@ def budget_enforce(*, user: User, credits: int) -> None:
     the organisation budget row so concurrent submits are checked one after another."""
     if credits <= 0:
         return
-    User.objects.select_for_update().only("pk").get(pk=user.pk)
+    # The organisation row first, then the member's: every spender queues on the one row while
+    # holding nothing else, so a waiter holds no lock that another's commit (its deferred
+    # foreign-key checks) could need; with the member row first, two batches deadlocked.
     OrgBudget.load()
     OrgBudget.objects.select_for_update().get(pk=1)
+    User.objects.select_for_update().only("pk").get(pk=user.pk)
     status = budget_status(user=user)
     for scope in (status.member, status.org):
         if scope.cap is not None and credits > scope.remaining:

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+import uuid
+
+from django import forms
+
+from viggle_web.assets.models import Asset
+from viggle_web.renders.models import RenderJob
+from viggle_web.viggle.colour import parse_bg_color
+
+# Room for the "-<position>" suffix of each render's own key (at most 80).
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _live(kind: str) -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=Asset.objects.filter(kind=kind, archived_at__isnull=True),
+        required=False,
+        error_messages={"invalid_choice": "A chosen asset is not in the gallery any more."},
+    )
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key or ""):
+        raise forms.ValidationError("The form is damaged; reload the page.")
+    return key
+
+
+class BatchForm(forms.Form):
+    characters = _live(Asset.Kind.IMAGE)
+    motions = _live(Asset.Kind.VIDEO)
+    model = forms.ChoiceField(choices=RenderJob.Model.choices, initial=RenderJob.Model.V4)
+    background_mode = forms.ChoiceField(
+        choices=RenderJob.Background.choices, initial=RenderJob.Background.ORIGINAL
+    )
+    bg_color = forms.CharField(required=False, max_length=20, initial="#00ff00")
+    fast = forms.BooleanField(required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+
+    def clean_bg_color(self) -> str:
+        try:
+            return parse_bg_color(self.cleaned_data.get("bg_color", ""), allow_hex=True)
+        except ValueError:
+            raise forms.ValidationError("Use a colour like #00ff00 or 0,255,0 (each 0-255).")
+
+    def clean_idempotency_key(self) -> str:
+        return check_key(self.cleaned_data["idempotency_key"])
+
+
+class RetryForm(forms.Form):
+    idempotency_key = forms.CharField(max_length=64)
+
+    def clean_idempotency_key(self) -> str:
+        return check_key(self.cleaned_data["idempotency_key"])
+
+
+class StreamForm(forms.Form):
+    since = forms.CharField(required=False, max_length=64)

@@ -1,0 +1,60 @@
+"""A batch: several renders submitted together (characters x motions with shared options).
+
+Batches sit above renders: a batch item points at its render job, the job knows nothing of the
+batch. Retrying a failed item points the item at the new job (the failed one stays in the renders
+list as history)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def new_batch_id() -> str:
+    return "b_" + secrets.token_urlsafe(18)
+
+
+class Batch(models.Model):
+    class Source(models.TextChoices):
+        WEB = "web", "Web"
+        API = "api", "API"
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_batch_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="render_batches"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    # One per submission: a double click, a browser retry or a script's retry finds the same batch.
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    model = models.CharField(max_length=16)
+    background_mode = models.CharField(max_length=16)
+    bg_color = models.CharField(max_length=11, blank=True)
+    fast = models.BooleanField(default=False)
+    estimate_credits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="batch_owner_newest")]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class BatchItem(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    job = models.OneToOneField(
+        "renders.RenderJob", on_delete=models.PROTECT, related_name="batch_item"
+    )
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "position"], name="batch_item_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}#{self.position}"

@@ -1,0 +1,184 @@
+"""Writes on batches: submit (all or nothing), cancel all, retry the failed ones.
+
+A batch is checked against the member's and the organisation's monthly budgets as a whole and
+written in one transaction: ``budget_enforce`` for the batch's total takes the member row and the
+organisation budget row locks first, then each render is written through ``job_submit`` inside the
+same transaction (its own check then sees the reservations already made), so a refusal of any
+render rolls back every one and nothing is sent upstream (sends are enqueued on commit). Two
+members' batches against one organisation budget queue on the organisation row's lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from viggle_web.accounts.models import User
+from viggle_web.assets.models import Asset
+from viggle_web.batches.models import Batch, BatchItem
+from viggle_web.renders.models import RenderJob
+from viggle_web.renders.services import (
+    RenderRequest,
+    job_cancel,
+    job_rerun,
+    job_submit,
+    render_estimate,
+)
+from viggle_web.usage.services import budget_enforce
+
+
+class BatchRefused(ValidationError):
+    """Bad input for a batch: shown to the member, nothing was written."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What every render of a batch shares."""
+
+    model: str = RenderJob.Model.V4
+    background_mode: str = RenderJob.Background.ORIGINAL
+    bg_color: str = ""
+    fast: bool = False
+
+
+def batch_max() -> int:
+    return settings.BATCH_MAX_RENDERS
+
+
+def batch_pairs(*, characters: list[Asset], motions: list[Asset]) -> list[tuple[Asset, Asset]]:
+    """Every character with every motion, motion by motion (the grid's order)."""
+    return [(character, motion) for motion in motions for character in characters]
+
+
+def batch_estimate(*, characters: list[Asset], motions: list[Asset], fast: bool) -> int | None:
+    """The batch's total estimate; None while a motion's length is not known."""
+    if any(not motion.duration_seconds for motion in motions):
+        return None
+    return len(characters) * sum(render_estimate(motion=m, fast=fast) for m in motions)
+
+
+def _check_shape(characters: list[Asset], motions: list[Asset]) -> None:
+    if not characters:
+        raise BatchRefused("Choose at least one character.")
+    if not motions:
+        raise BatchRefused("Choose at least one motion.")
+    count = len(characters) * len(motions)
+    if count > batch_max():
+        raise BatchRefused(
+            f"That is {count} renders; a batch holds at most {batch_max()}. Choose fewer "
+            "characters or motions."
+        )
+
+
+@transaction.atomic
+def batch_submit(
+    *,
+    owner: User,
+    idempotency_key: str,
+    characters: list[Asset],
+    motions: list[Asset],
+    options: BatchOptions,
+    source: str = Batch.Source.WEB,
+) -> Batch:
+    """Write every render of the batch and their reservations, or none of them. The same
+    idempotency key returns the same batch."""
+    existing = Batch.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if existing.owner_id != owner.pk:
+            raise BatchRefused("This form was already used; reload the page.")
+        return existing
+    # A stable, readable order (by name): the grid and the ZIP's numbered names follow it.
+    characters = sorted(set(characters), key=lambda a: (a.name.lower(), a.pk))
+    motions = sorted(set(motions), key=lambda a: (a.name.lower(), a.pk))
+    _check_shape(characters, motions)
+    total = batch_estimate(characters=characters, motions=motions, fast=options.fast)
+    if total is None:
+        raise BatchRefused("A motion's length is not known yet; try again in a moment.")
+    # The whole batch at once (locks the member and organisation rows until commit).
+    budget_enforce(user=owner, credits=total)
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(
+                owner=owner,
+                source=source,
+                idempotency_key=idempotency_key,
+                model=options.model,
+                background_mode=options.background_mode,
+                bg_color=options.bg_color,
+                fast=options.fast,
+                estimate_credits=total,
+            )
+    except IntegrityError:
+        return Batch.objects.get(idempotency_key=idempotency_key, owner=owner)
+    items = []
+    for position, (character, motion) in enumerate(
+        batch_pairs(characters=characters, motions=motions)
+    ):
+        job = job_submit(
+            owner=owner,
+            idempotency_key=f"{batch.public_id}-{position}",
+            request=RenderRequest(
+                character=character,
+                motion=motion,
+                model=options.model,
+                background_mode=options.background_mode,
+                bg_color=options.bg_color,
+                fast=options.fast,
+            ),
+            source=source,
+        )
+        items.append(BatchItem(batch=batch, job=job, position=position))
+    BatchItem.objects.bulk_create(items)
+    return batch
+
+
+def _check_manage(batch: Batch, actor: User) -> None:
+    if not actor.may_manage(batch.owner_id):
+        raise BatchRefused("Only the member who started this batch or an admin can do that.")
+
+
+def batch_cancel_all(*, batch: Batch, actor: User) -> int:
+    """Cancel every render of the batch that is still queued or running; returns how many."""
+    _check_manage(batch, actor)
+    cancelled = 0
+    jobs = RenderJob.objects.filter(
+        batch_item__batch=batch, status__in=[s for s in RenderJob.ACTIVE if s != "finishing"]
+    )
+    for job in jobs:
+        try:
+            job_cancel(job=job, actor=actor)
+        except ValidationError:
+            continue  # finished meanwhile
+        cancelled += 1
+    return cancelled
+
+
+@transaction.atomic
+def batch_retry_failed(*, batch: Batch, actor: User, idempotency_key: str) -> int:
+    """Render each failed item again (new job, new reservation), all or nothing against the
+    budgets like the batch itself; the item then shows the new job. Returns how many."""
+    _check_manage(batch, actor)
+    items = list(
+        BatchItem.objects.select_for_update()
+        .filter(batch=batch, job__status=RenderJob.Status.FAILED)
+        .select_related("job", "job__motion")
+    )
+    if not items:
+        return 0
+    total = sum(render_estimate(motion=i.job.motion, fast=i.job.fast) for i in items)
+    budget_enforce(user=actor, credits=total)
+    for item in items:
+        item.job = job_rerun(
+            job=item.job, actor=actor, idempotency_key=f"{idempotency_key}-{item.position}"
+        )
+        item.save(update_fields=["job"])
+    return len(items)
+
+
+def new_key() -> str:
+    """A fresh idempotency key for a form."""
+    return uuid.uuid4().hex

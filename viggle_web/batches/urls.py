@@ -1,0 +1,15 @@
+from django.urls import path
+
+from viggle_web.batches import views
+
+app_name = "batches"
+
+urlpatterns = [
+    path("", views.batch_list, name="list"),
+    path("new/", views.batch_new, name="new"),
+    path("<pubid:public_id>/", views.batch_detail, name="detail"),
+    path("<pubid:public_id>/stream/", views.batch_stream, name="stream"),
+    path("<pubid:public_id>/cancel/", views.batch_cancel, name="cancel"),
+    path("<pubid:public_id>/retry/", views.batch_retry, name="retry"),
+    path("<pubid:public_id>/download.zip", views.batch_zip, name="zip"),
+]

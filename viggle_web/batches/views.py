@@ -1,0 +1,214 @@
+"""Batch pages: the form (characters x motions, shared options, count, total and what is left),
+the batch's live grid, cancel all, retry failed and the ZIP of its results. Thin: forms parse,
+services and selectors do the work. Batches are shared with the team for reading like renders;
+changing one takes its owner or an admin."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from viggle_web.assets.models import Asset
+from viggle_web.batches import selectors, services
+from viggle_web.batches.forms import BatchForm, RetryForm, StreamForm
+from viggle_web.batches.models import Batch
+from viggle_web.batches.zipstream import ZipMember, zip_response
+from viggle_web.renders.models import RenderJob
+from viggle_web.renders.stream import JobStream, parse_since
+from viggle_web.usage.selectors import budget_status
+from viggle_web.usage.services import BudgetExceeded
+
+PICKER_LIMIT = 300
+CELL = "batches/detail.html#cell"
+
+
+def _get_batch_for_user(request: HttpRequest, public_id: str, *, write: bool = False) -> Batch:
+    batch = get_object_or_404(Batch.objects.select_related("owner"), public_id=public_id)
+    if write and not request.user.may_manage(batch.owner_id):
+        raise PermissionDenied("Only the member who started this batch or an admin can do that.")
+    return batch
+
+
+def _chosen(form: BatchForm, name: str) -> list[Asset]:
+    raw = form.data.getlist(name) if form.is_bound else form.initial.get(name, [])
+    ids = [int(value) for value in raw if str(value).isdigit()][: services.batch_max()]
+    kind = Asset.Kind.IMAGE if name == "characters" else Asset.Kind.VIDEO
+    return list(Asset.objects.filter(pk__in=ids, kind=kind, archived_at__isnull=True))
+
+
+def _form_context(request: HttpRequest, form: BatchForm) -> dict:
+    characters, motions = _chosen(form, "characters"), _chosen(form, "motions")
+    fast = (form.data.get("fast") in ("on", "true", "1")) if form.is_bound else False
+    estimate = services.batch_estimate(characters=characters, motions=motions, fast=fast)
+    budget = budget_status(user=request.user)
+    count = len(characters) * len(motions)
+    blocked = ""
+    if count > services.batch_max():
+        blocked = f"A batch holds at most {services.batch_max()} renders."
+    elif estimate is not None and budget.remaining is not None and estimate > budget.remaining:
+        blocked = (
+            f"This batch needs {estimate} credits and {budget.remaining} are left this month: "
+            "choose fewer renders or ask an admin to raise the budget."
+        )
+
+    def options(kind: str) -> list[Asset]:
+        return list(
+            Asset.objects.filter(kind=kind, archived_at__isnull=True).order_by("-created_at")[
+                :PICKER_LIMIT
+            ]
+        )
+
+    return {
+        "form": form,
+        "character_options": options(Asset.Kind.IMAGE),
+        "motion_options": options(Asset.Kind.VIDEO),
+        "chosen_characters": {a.pk for a in characters},
+        "chosen_motions": {a.pk for a in motions},
+        "count": count,
+        "estimate": estimate if count else None,
+        "budget": budget,
+        "start_blocked": blocked,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def batch_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = BatchForm(request.POST)
+    elif request.htmx:
+        form = BatchForm(request.GET)
+        form.is_valid()
+        return render(request, "batches/new.html#live", _form_context(request, form))
+    else:
+        initial = {
+            "characters": request.GET.getlist("character"),
+            "motions": request.GET.getlist("motion"),
+        }
+        form = BatchForm(initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            batch = services.batch_submit(
+                owner=request.user,
+                idempotency_key=data["idempotency_key"],
+                characters=list(data["characters"]),
+                motions=list(data["motions"]),
+                options=services.BatchOptions(
+                    model=data["model"],
+                    background_mode=data["background_mode"],
+                    bg_color=data["bg_color"],
+                    fast=data["fast"],
+                ),
+            )
+        except BudgetExceeded as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Batch started. This page updates by itself.")
+            return redirect("batches:detail", public_id=batch.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "batches/new.html", _form_context(request, form), status=status)
+
+
+@require_GET
+def batch_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.batch_list(), 25).get_page(request.GET.get("page") or 1)
+    return render(request, "batches/list.html", {"page": page})
+
+
+@require_GET
+def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _get_batch_for_user(request, public_id)
+    items = selectors.batch_items(batch)
+    summary = selectors.batch_summary(items)
+    return render(
+        request,
+        "batches/detail.html",
+        {
+            "batch": batch,
+            "items": items,
+            "summary": summary,
+            "live": any(item.job.is_active for item in items),
+            "since": timezone.now().isoformat(),
+            "retry_form": RetryForm(initial={"idempotency_key": services.new_key()}),
+            "can_manage": request.user.may_manage(batch.owner_id),
+        },
+    )
+
+
+@require_GET
+def batch_stream(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
+    """The grid's live cells: the batch's renders that are still active when the page asks."""
+    batch = _get_batch_for_user(request, public_id)
+    form = StreamForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Bad stream parameters.")
+    positions = dict(
+        RenderJob.objects.filter(batch_item__batch=batch).values_list(
+            "public_id", "batch_item__position"
+        )
+    )
+
+    def render_cell(job: RenderJob) -> str:
+        context = {"job": job, "position": positions.get(job.public_id, 0) + 1, "streaming": True}
+        return render_to_string(CELL, context, request=request)
+
+    stream = JobStream(
+        public_ids=list(positions),
+        since=parse_since(request.headers.get("Last-Event-ID"))
+        or parse_since(form.cleaned_data["since"]),
+        render=render_cell,
+    )
+    return stream.response(request)
+
+
+def _done(request: HttpRequest, batch: Batch, message: str, *, error: bool = False) -> HttpResponse:
+    (messages.error if error else messages.success)(request, message)
+    return redirect("batches:detail", public_id=batch.public_id)
+
+
+@require_POST
+def batch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _get_batch_for_user(request, public_id, write=True)
+    count = services.batch_cancel_all(batch=batch, actor=request.user)
+    return _done(request, batch, f"{count} render{'s' if count != 1 else ''} cancelled.")
+
+
+@require_POST
+def batch_retry(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _get_batch_for_user(request, public_id, write=True)
+    form = RetryForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("The form is damaged; reload the page.")
+    try:
+        count = services.batch_retry_failed(
+            batch=batch, actor=request.user, idempotency_key=form.cleaned_data["idempotency_key"]
+        )
+    except BudgetExceeded as exc:
+        return _done(request, batch, exc.message, error=True)
+    except ValidationError as exc:
+        return _done(request, batch, " ".join(exc.messages), error=True)
+    return _done(request, batch, f"{count} failed render{'s' if count != 1 else ''} started again.")
+
+
+@require_GET
+def batch_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _get_batch_for_user(request, public_id)
+    entries = selectors.batch_zip_entries(batch)
+    if not entries:
+        messages.error(request, "No render of this batch has finished yet.")
+        return redirect(reverse("batches:detail", args=[batch.public_id]))
+    members = [
+        ZipMember(name=e.name, storage=e.job.output.storage, path=e.job.output.name)
+        for e in entries
+    ]
+    return zip_response(request, members, f"batch-{batch.public_id}.zip")
