@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django_q.tasks import async_task
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
@@ -29,6 +30,22 @@ from viggle_web.renders.services import (
     render_estimate,
 )
 from viggle_web.usage.services import budget_enforce
+
+
+def _enqueue(func: str, *args: object) -> None:
+    transaction.on_commit(lambda: async_task(func, *args))
+
+
+def batch_send(*, batch_id: int) -> int:
+    """Enqueue the send of every render of the batch (one task each, so the workers share
+    them): run by a worker, so the member's request does not wait for a hundred enqueues."""
+    jobs = RenderJob.objects.filter(
+        batch_item__batch_id=batch_id, status=RenderJob.Status.PENDING
+    ).order_by("batch_item__position")
+    ids = list(jobs.values_list("pk", flat=True))
+    for job_id in ids:
+        async_task("viggle_web.renders.tasks.job_send", job_id)
+    return len(ids)
 
 
 class BatchRefused(ValidationError):
@@ -130,9 +147,11 @@ def batch_submit(
                 fast=options.fast,
             ),
             source=source,
+            part_of_total=True,  # checked above as a whole; sent by one task below
         )
         items.append(BatchItem(batch=batch, job=job, position=position))
     BatchItem.objects.bulk_create(items)
+    _enqueue("viggle_web.batches.tasks.batch_send", batch.pk)
     return batch
 
 

@@ -110,9 +110,14 @@ def job_submit(
     idempotency_key: str,
     request: RenderRequest,
     source: str = RenderJob.Source.WEB,
+    part_of_total: bool = False,
 ) -> RenderJob:
     """Write the job and its credit reservation in one transaction and send it upstream on
-    commit. The same idempotency key returns the same job (double click, browser retry)."""
+    commit. The same idempotency key returns the same job (double click, browser retry).
+
+    ``part_of_total``: the caller (a batch) has already run ``budget_enforce`` for a total that
+    includes this job, in the same transaction and so under the same locks, and enqueues the
+    sends itself; the job is then neither checked again nor enqueued here."""
     existing = RenderJob.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if existing.owner_id != owner.pk:
@@ -123,7 +128,8 @@ def job_submit(
     if request.background_mode == RenderJob.Background.SOLID:
         bg_color = parse_bg_color(request.bg_color or BG_COLOR_DEFAULT)
     estimate = render_estimate(motion=request.motion, fast=request.fast)
-    budget_enforce(user=owner, credits=estimate)
+    if not part_of_total:
+        budget_enforce(user=owner, credits=estimate)
     try:
         with transaction.atomic():
             job = RenderJob.objects.create(
@@ -149,7 +155,8 @@ def job_submit(
     used += [int(v) for v in mapping.values()]
     Asset.objects.filter(pk__in=set(used)).update(use_count=F("use_count") + 1)
     states.notify_job_changed(job)
-    enqueue("viggle_web.renders.tasks.job_send", job.pk)
+    if not part_of_total:
+        enqueue("viggle_web.renders.tasks.job_send", job.pk)
     return job
 
 

@@ -1,0 +1,9 @@
+"""django-q2 tasks: thin, take an id, call a service."""
+
+from __future__ import annotations
+
+from viggle_web.batches import services
+
+
+def batch_send(batch_id: int) -> None:
+    services.batch_send(batch_id=batch_id)
