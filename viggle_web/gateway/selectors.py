@@ -9,10 +9,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
-from viggle_web.assets.models import Asset
+from viggle_web.assets.models import Asset, ViggleResource
 from viggle_web.gateway import errors
 from viggle_web.gateway.errors import ApiError
-from viggle_web.gateway.models import ApiRender, ApiToken
+from viggle_web.gateway.models import ApiObject, ApiRender, ApiToken
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage.selectors import budget_status
 from viggle_web.viggle.client import get_client
@@ -109,3 +109,26 @@ def credits_summary(*, user: User) -> dict[str, Any]:
         "resets_at": status.resets_at.isoformat(),
         "updated_at": timezone.now().isoformat(),
     }
+
+
+def objects_visible(*, user: User, kind: str) -> QuerySet[ApiObject]:
+    """The characters or scenes a member sees through the API: their own (admins: all)."""
+    rows = (
+        ApiObject.objects.filter(kind=kind)
+        .select_related("asset")
+        .prefetch_related("asset__viggle_resources")
+    )
+    return rows if user.is_admin else rows.filter(owner=user)
+
+
+def object_get(*, user: User, kind: str, public_id: str) -> ApiObject:
+    found = objects_visible(user=user, kind=kind).filter(public_id=public_id).first()
+    if found is None:
+        code = errors.NO_CHARACTER if kind == ApiObject.Kind.CHARACTER else errors.NO_SCENE
+        raise ApiError(code, f"{kind.capitalize()} not found", status=404)
+    return found
+
+
+def object_resource(obj: ApiObject) -> ViggleResource | None:
+    kind = ViggleResource.Kind.CHARACTER if obj.kind == ApiObject.Kind.CHARACTER else "scene"
+    return obj.asset.resource(kind, obj.model)

@@ -10,30 +10,21 @@ scenes by ApiObject.public_id, results by signed links to our own copy of the fi
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
-from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
-from django.utils import timezone
+from django.db import transaction
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset, ViggleResource
 from viggle_web.assets.services import (
     AssetActionRefused,
-    UploadRefused,
-    asset_create,
     asset_delete,
     asset_import_template,
     resource_request,
     template_id_parse,
 )
-from viggle_web.core.netsafety import FetchError, fetch_slot, fetch_to_file
 from viggle_web.gateway import errors
 from viggle_web.gateway.downloads import (  # noqa: F401 - callers import them from here
     DEFAULT_DOWNLOAD_MAX_AGE,
@@ -44,11 +35,33 @@ from viggle_web.gateway.downloads import (  # noqa: F401 - callers import them f
     download_sign,
 )
 from viggle_web.gateway.errors import ApiError
+from viggle_web.gateway.inputs import (  # noqa: F401 - callers import MediaInput from here
+    BACKGROUND_MODES,
+    FALSE,
+    MODELS,
+    TRUE,
+    MediaInput,
+    _asset_from,
+    _background,
+    _bg_color,
+    _character_for_render,
+    _fetch_upload,
+    _flag,
+    _mapping,
+    _model,
+    _ready,
+    _refusal_code,
+    _scene_for_render,
+)
 from viggle_web.gateway.models import ApiObject, ApiRender
-from viggle_web.gateway.selectors import (  # noqa: F401 - callers import them from here
+from viggle_web.gateway.render_send import _send_at_create, render_cancel  # noqa: F401
+from viggle_web.gateway.selectors import (  # noqa: F401 - callers import them from here  # noqa: F401 - callers import them from here
     api_mode,
     api_status,
     credits_summary,
+    object_get,
+    object_resource,
+    objects_visible,
     render_get,
     tokens_all_active,
     tokens_of,
@@ -67,25 +80,14 @@ from viggle_web.gateway.tokens import (  # noqa: F401 - callers import them from
     token_revoke_all_on_deactivation,
 )
 from viggle_web.renders.models import RenderJob
-from viggle_web.renders.services import RenderRefused, RenderRequest, job_cancel, job_submit
+from viggle_web.renders.services import RenderRefused, RenderRequest, job_submit
 from viggle_web.usage.services import (
     BudgetExceeded,
     budget_enforce,
     credit_charge_character,
-    credit_withdraw_job,
 )
-from viggle_web.viggle.colour import parse_bg_color
 from viggle_web.viggle.errors import ViggleError
 
-MODELS = tuple(RenderJob.Model.values)
-BACKGROUND_MODES = {
-    "original": RenderJob.Background.ORIGINAL,
-    "inpaint": RenderJob.Background.ORIGINAL,  # documented alias
-    "solid": RenderJob.Background.SOLID,
-    "transparent": RenderJob.Background.TRANSPARENT,
-}
-TRUE = ("true", "1", "yes", "on")
-FALSE = ("false", "0", "no", "off")
 # Every character preprocess costs 1 credit at Viggle (viggle-api.md, "Credits").
 CHARACTER_CREDITS = 1
 
@@ -93,169 +95,7 @@ CHARACTER_CREDITS = 1
 # --- inputs -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MediaInput:
-    """One media input of a request: a file field or its *_url twin."""
-
-    field: str
-    url_field: str
-    upload: UploadedFile | None = None
-    url: str | None = None
-    too_large: bool = False  # the upload was dropped at the size limit
-
-    @property
-    def given(self) -> bool:
-        return self.upload is not None or bool(self.url) or self.too_large
-
-
-def _refusal_code(refused: UploadRefused, kind: str) -> str:
-    """Viggle's code for an upload refused by asset_create (judged by content). The video codes
-    (CS-ORIV-003/004/007) are for driving videos; a bad image is "failed validation"."""
-    if kind == Asset.Kind.VIDEO or refused.code in (errors.FILE_TOO_LARGE, errors.TOO_MANY_PIXELS):
-        return refused.code
-    return errors.VALIDATION
-
-
-def _fetch_upload(url: str, field: str, user: User) -> UploadedFile:
-    """Fetch a member's URL (guarded: core.netsafety) into a temp-file upload. The request's
-    database connection is given back first (a slow URL must not hold one: pages would run
-    out), and the fetch takes one of the member's and the process's fetch slots."""
-    if not connection.in_atomic_block:
-        connection.close()
-    upload = TemporaryUploadedFile("download", "application/octet-stream", 0, None)
-    try:
-        with fetch_slot(member=str(user.pk)):
-            result = fetch_to_file(url, upload.file, max_bytes=settings.MAX_UPLOAD_BYTES)
-    except FetchError as exc:
-        upload.close()
-        if exc.too_large:
-            raise ApiError(errors.FILE_TOO_LARGE, f"{field}: file larger than the limit")
-        if exc.busy:
-            raise ApiError(
-                errors.RATE_LIMITED,
-                f"Could not fetch {field}: {exc.reason}",
-                headers={"Retry-After": "5"},
-            )
-        raise ApiError(errors.VALIDATION, f"Could not fetch {field}: {exc.reason}")
-    upload.name = result.filename
-    upload.size = result.size
-    upload.file.flush()
-    upload.seek(0)
-    return upload
-
-
-def _asset_from(
-    *,
-    user: User,
-    media: MediaInput,
-    kind: str,
-    missing_code: str,
-    created: list[Asset] | None = None,
-) -> Asset:
-    """The gallery asset for a media input (stored once per content). Raises ApiError. A newly
-    stored asset is added to ``created`` so the caller can take it back if the request fails."""
-    if media.upload is not None and media.url:
-        raise ApiError(errors.VALIDATION, f"Send {media.field} or {media.url_field}, not both")
-    if media.too_large:
-        raise ApiError(errors.FILE_TOO_LARGE, f"{media.field}: file larger than the limit")
-    if media.upload is None and not media.url:
-        raise ApiError(missing_code, f"{media.field} (or {media.url_field}) is required")
-    upload = (
-        media.upload
-        if media.upload is not None
-        else _fetch_upload(media.url or "", media.url_field, user)
-    )
-    try:
-        result = asset_create(user=user, upload=upload)
-    except UploadRefused as exc:
-        raise ApiError(_refusal_code(exc, kind), f"{media.field}: {exc.reason}")
-    finally:
-        if media.upload is None:
-            upload.close()
-    asset = result.asset
-    if result.created and created is not None:
-        created.append(asset)
-    if asset.kind != kind:
-        what = (
-            "a PNG, JPG or WebP image" if kind == Asset.Kind.IMAGE else "an MP4, MOV or WebM video"
-        )
-        code = errors.VIDEO_FORMAT if kind == Asset.Kind.VIDEO else errors.VALIDATION
-        raise ApiError(code, f"{media.field} must be {what}")
-    return asset
-
-
-def _flag(value: str | None, name: str) -> bool:
-    if value is None or not value.strip():
-        return False
-    lowered = value.strip().lower()
-    if lowered in TRUE:
-        return True
-    if lowered in FALSE:
-        return False
-    raise ApiError(errors.VALIDATION, f"{name} must be true or false")
-
-
-def _background(value: str | None) -> str:
-    mode = (value or "").strip() or "original"
-    if mode not in BACKGROUND_MODES:
-        raise ApiError(errors.BAD_BACKGROUND, "Invalid background mode")
-    return BACKGROUND_MODES[mode]
-
-
-def _model(value: str | None) -> str | None:
-    model = (value or "").strip() or None
-    if model is not None and model not in MODELS:
-        raise ApiError(errors.VALIDATION, f"model must be one of {', '.join(MODELS)}")
-    return model
-
-
-def _bg_color(value: str | None) -> str:
-    try:
-        return parse_bg_color(value)
-    except ValueError as exc:
-        raise ApiError(errors.VALIDATION, str(exc))
-
-
-def _mapping(raw: str) -> dict[str, str]:
-    try:
-        mapping = json.loads(raw)
-    except ValueError:
-        raise ApiError(errors.BAD_MAPPING, "Invalid character_mapping JSON")
-    if (
-        not isinstance(mapping, dict)
-        or not mapping
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
-    ):
-        raise ApiError(
-            errors.BAD_MAPPING, "character_mapping must map segment ids to character ids"
-        )
-    return mapping
-
-
 # --- characters and scenes ----------------------------------------------------------------------
-
-
-def objects_visible(*, user: User, kind: str) -> QuerySet[ApiObject]:
-    """The characters or scenes a member sees through the API: their own (admins: all)."""
-    rows = (
-        ApiObject.objects.filter(kind=kind)
-        .select_related("asset")
-        .prefetch_related("asset__viggle_resources")
-    )
-    return rows if user.is_admin else rows.filter(owner=user)
-
-
-def object_get(*, user: User, kind: str, public_id: str) -> ApiObject:
-    found = objects_visible(user=user, kind=kind).filter(public_id=public_id).first()
-    if found is None:
-        code = errors.NO_CHARACTER if kind == ApiObject.Kind.CHARACTER else errors.NO_SCENE
-        raise ApiError(code, f"{kind.capitalize()} not found", status=404)
-    return found
-
-
-def object_resource(obj: ApiObject) -> ViggleResource | None:
-    kind = ViggleResource.Kind.CHARACTER if obj.kind == ApiObject.Kind.CHARACTER else "scene"
-    return obj.asset.resource(kind, obj.model)
 
 
 def object_delete(*, user: User, kind: str, public_id: str) -> None:
@@ -382,38 +222,6 @@ class RenderInput:
     idempotency_key: str | None = None
 
 
-def _ready(obj: ApiObject) -> bool:
-    resource = object_resource(obj)
-    return resource is not None and resource.is_ready
-
-
-def _scene_for_render(user: User, scene_id: str, model: str | None) -> tuple[ApiObject, str]:
-    scene = objects_visible(user=user, kind=ApiObject.Kind.SCENE).filter(public_id=scene_id).first()
-    if scene is None:
-        raise ApiError(errors.NO_SCENE, "Scene not found")
-    resource = object_resource(scene)
-    if resource is not None and resource.status == ViggleResource.Status.FAILED:
-        raise ApiError(errors.NO_SCENE, "Scene preprocessing failed: preprocess it again")
-    if not _ready(scene):
-        raise ApiError(errors.SCENE_NOT_READY, "Scene preprocessing not complete")
-    if scene.model and model is not None and model != scene.model:
-        raise ApiError(errors.VALIDATION, f"The scene was preprocessed for {scene.model}")
-    return scene, scene.model or model or RenderJob.Model.V4
-
-
-def _character_for_render(user: User, character_id: str) -> Asset:
-    character = (
-        objects_visible(user=user, kind=ApiObject.Kind.CHARACTER)
-        .filter(public_id=character_id)
-        .first()
-    )
-    if character is None:
-        raise ApiError(errors.NO_CHARACTER, "Character not found")
-    if not _ready(character):
-        raise ApiError(errors.VALIDATION, "Character preprocessing not complete")
-    return character.asset
-
-
 def render_create(*, user: User, data: RenderInput) -> RenderJob:
     """Start a render from an API request. A refused request changes nothing: files it stored
     on the way (one good upload beside a bad one) are removed again."""
@@ -530,92 +338,3 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
     except RenderRefused as exc:
         raise ApiError(errors.VALIDATION, " ".join(exc.messages))
     return _send_at_create(job)
-
-
-SEND_WAIT_STEP_SECONDS = 0.2
-
-
-def _send_at_create(job: RenderJob) -> RenderJob:
-    """Send a new API render to Viggle now, in the request, through the one send path the
-    worker uses (renders.tasks.job_send), so that what only Viggle can say (no fast capacity,
-    too few credits on the organisation's account, ...) is answered at create, as Viggle answers
-    it. The job and its reservation were committed first, so a crash during the call leaves a
-    job the worker recognises (its send marker), never an upstream job we know nothing of.
-
-    - Viggle accepted: the job is queued (and polled by the worker as any other).
-    - Viggle refused with a documented code: the job and its ledger entries are removed
-      (nothing kept, nothing booked) and the refusal is answered with Viggle's code and status.
-    - Viggle was busy or unreachable (429/502/503, no connection): the job stays, the worker
-      sends it again later, and the script gets its job id, as for any queued job.
-    - A worker took the send first (it was enqueued on commit as for every render): its outcome
-      is awaited, at most for the client's upload timeout, then judged the same way."""
-    from viggle_web.renders import tasks as render_tasks
-
-    if job.status == RenderJob.Status.PENDING and not job.upstream_job_id:
-        render_tasks.job_send(job.pk)
-        deadline = time.monotonic() + float(settings.VIGGLE_UPLOAD_TIMEOUT_SECONDS)
-        job.refresh_from_db()
-        while _send_in_flight(job) and time.monotonic() < deadline:
-            time.sleep(SEND_WAIT_STEP_SECONDS)
-            job.refresh_from_db()
-    refused = (
-        job.status == RenderJob.Status.FAILED
-        and not job.upstream_job_id
-        and job.error_code in errors.VIGGLE_STATUS
-    )
-    if refused and _withdraw_refused(job):
-        code = job.error_code
-        raise ApiError(
-            code,
-            job.error_message or "Viggle refused the render",
-            status=errors.VIGGLE_STATUS[code],
-            action=errors.UPSTREAM_ACTIONS.get(code),
-        )
-    return job
-
-
-def _send_in_flight(job: RenderJob) -> bool:
-    """Whether someone (a worker) holds the job's send right now."""
-    return (
-        job.status == RenderJob.Status.PENDING
-        and not job.upstream_job_id
-        and job.lease_until is not None
-        and job.lease_until > timezone.now()
-    )
-
-
-def _withdraw_refused(job: RenderJob) -> bool:
-    """Remove a render that Viggle refused at create (it started and charged nothing), with
-    its ledger entries and the use it added to its assets: the script gets Viggle's refusal
-    instead of a job. False when the job is no longer such a render."""
-    with transaction.atomic():
-        locked = (
-            RenderJob.objects.select_for_update()
-            .filter(pk=job.pk, status=RenderJob.Status.FAILED)
-            .filter(Q(upstream_job_id__isnull=True) | Q(upstream_job_id=""))
-            .first()
-        )
-        if locked is None:
-            return False
-        credit_withdraw_job(job_id=locked.pk)
-        used = {locked.motion_id, locked.character_id}
-        used |= {int(v) for v in (locked.character_mapping or {}).values()}
-        Asset.objects.filter(pk__in=used - {None}).update(use_count=F("use_count") - 1)
-        locked.delete()
-    return True
-
-
-def render_cancel(*, user: User, public_id: str) -> RenderJob:
-    """DELETE /api/render/{id}: its member or an admin; credits are released."""
-    job = RenderJob.objects.filter(public_id=public_id).first()
-    if job is None:
-        raise ApiError(errors.NOT_FOUND, "Job not found")
-    if not user.may_manage(job.owner_id):
-        raise ApiError(
-            errors.FORBIDDEN, "Only the member who started this job or an admin can cancel it"
-        )
-    try:
-        return job_cancel(job=job, actor=user)
-    except RenderRefused:
-        job.refresh_from_db()
-        raise ApiError(errors.VALIDATION, f"Job cannot be cancelled: it is {api_status(job)}")
