@@ -356,3 +356,35 @@ def session_cookie(user) -> str:
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     return store.session_key
+
+
+def py_spy(pid: int, out: str) -> tuple[subprocess.Popen, str]:
+    """Start ``py-spy record`` on ``pid`` (all threads, idle excluded) writing collapsed stacks
+    to ``out``; py_spy_report() stops it and summarises. py-spy: PY_SPY or the PATH."""
+    exe = os.environ.get("PY_SPY") or shutil.which("py-spy") or "py-spy"
+    proc = subprocess.Popen(
+        [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "-o", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # py-spy attaches
+    return proc, out
+
+
+def py_spy_report(spy: tuple[subprocess.Popen, str], top: int = 12) -> str:
+    """Stop the recording; the functions most often on top of a stack (self time)."""
+    proc, out = spy
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    totals: dict[str, int] = {}
+    total = 0
+    with open(out) as fh:
+        for line in fh:
+            stack, _, count = line.rstrip().rpartition(" ")
+            frame = stack.rsplit(";", 1)[-1]
+            totals[frame] = totals.get(frame, 0) + int(count)
+            total += int(count)
+    rows = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    lines = [f"py-spy: {total} samples of the web process (self time):"]
+    lines += [f"  {100 * n / max(total, 1):5.1f}%  {frame[:110]}" for frame, n in rows]
+    return "\n".join(lines)

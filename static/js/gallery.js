@@ -1,5 +1,6 @@
 // Gallery: uploads with one progress bar per file (XHR upload events), drag and drop, and
-// hover playback of videos. Without JavaScript the upload form posts normally.
+// hover playback of videos. Without JavaScript the upload form posts normally. Files from
+// RESUMABLE_BYTES up go in resumable chunks (resumable.js) and survive a dropped connection.
 (function () {
   "use strict";
 
@@ -38,6 +39,8 @@
     card.classList.add("just-added");
   }
 
+  const RESUMABLE_BYTES = 16 * 1024 * 1024;
+
   function uploadOne(zone, form, file) {
     const list = document.getElementById("upload-list");
     const row = document.createElement("li");
@@ -66,6 +69,44 @@
         Math.round(maxBytes / 1048576) + " MB.");
       return;
     }
+    function outcome(httpStatus, body) {
+      if (httpStatus >= 200 && httpStatus < 300 && body.ok) {
+        bar.value = 100;
+        finish(body.created ? "done" : "duplicate", body.message);
+        if (body.card) addCard(body.card, body.asset_id);
+        // Other pages (the render form) pick up new assets from this event.
+        document.dispatchEvent(new CustomEvent("gallery:uploaded", { detail: body }));
+        if (!body.created && body.url) {
+          const link = document.createElement("a");
+          link.href = body.url; link.textContent = " Open it";
+          status.append(link);
+        }
+      } else {
+        finish("refused", body.message || ("The upload failed (" + httpStatus + ")."));
+      }
+    }
+
+    if (zone.dataset.resumableUrl && window.ViggleResumable && file.size >= RESUMABLE_BYTES) {
+      window.ViggleResumable.upload(file, {
+        startUrl: zone.dataset.resumableUrl,
+        csrf: csrfToken(form),
+        onProgress: function (loaded, total) {
+          bar.value = Math.round((loaded / total) * 100);
+          status.textContent = bar.value + "%";
+          row.dataset.state = "uploading";
+        },
+        onState: function (text, state) {
+          status.textContent = text;
+          row.dataset.state = state;
+        },
+      }).then(function (answer) {
+        outcome(answer.status, answer.body);
+      }, function (error) {
+        finish("refused", error.message);
+      });
+      return;
+    }
+
     const data = new FormData();
     data.append("file", file, file.name);
     const xhr = new XMLHttpRequest();
@@ -84,21 +125,7 @@
       status.textContent = "Checking…";
     });
     xhr.addEventListener("load", function () {
-      const body = xhr.response || {};
-      if (xhr.status >= 200 && xhr.status < 300 && body.ok) {
-        bar.value = 100;
-        finish(body.created ? "done" : "duplicate", body.message);
-        if (body.card) addCard(body.card, body.asset_id);
-        // Other pages (the render form) pick up new assets from this event.
-        document.dispatchEvent(new CustomEvent("gallery:uploaded", { detail: body }));
-        if (!body.created && body.url) {
-          const link = document.createElement("a");
-          link.href = body.url; link.textContent = " Open it";
-          status.append(link);
-        }
-      } else {
-        finish("refused", body.message || ("The upload failed (" + xhr.status + ")."));
-      }
+      outcome(xhr.status, xhr.response || {});
     });
     xhr.addEventListener("error", function () {
       finish("refused", file.name + " could not be sent: the connection failed.");

@@ -30,6 +30,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.renders.factories import asset_with_file
 from viggle_web.accounts.services import member_set_password_path
+from viggle_web.assets.resumable import resumable_create
 from viggle_web.batches import services as batch_services
 from viggle_web.gateway.models import ApiObject
 from viggle_web.gateway.services import download_sign, token_create
@@ -101,6 +102,9 @@ EXPECTED: dict[str, Expect] = {
     # gallery: shared for reading and using, changing needs the uploader or an admin
     "gallery:index": _e("L A A A", "L M M M"),
     "gallery:upload": _e("L M M M", "L A A A"),
+    # resumable uploads (tus): a POST without Tus-Resumable is refused; an upload is its member's
+    "gallery:resumable_start": _e("L M M M", "L B B B"),
+    "gallery:resumable": _e("L A N N", "L M M M", "L A N N", upload_id="upload_id"),
     "gallery:import": _e("L A A A", "L A A A"),
     "gallery:detail": _e("L A A A", "L M M M", pk="asset_id"),
     "gallery:card": _e("L A A A", "L M M M", pk="asset_id"),
@@ -198,6 +202,7 @@ def _world(admin_user, member, other_member, files) -> SimpleNamespace:
         kind="scene", asset=video, owner=member, name="s", model="V4_Preview"
     )
     link = member_set_password_path(user=member).rstrip("/").split("/")
+    upload = resumable_create(user=member, length_header="1000", metadata_header="")
     tokens = {
         "owner": token_create(user=member, name="owner").raw,
         "other": token_create(user=other_member, name="other").raw,
@@ -207,6 +212,7 @@ def _world(admin_user, member, other_member, files) -> SimpleNamespace:
         users={"owner": member, "other": other_member, "admin": admin_user},
         tokens=tokens,
         member_id=str(member.pk),
+        upload_id=str(upload.pk),
         asset_id=str(image.pk),
         job_id=job.public_id,
         api_job_id=api_job.public_id,

@@ -194,3 +194,30 @@ class ViggleResource(models.Model):
     @property
     def is_ready(self) -> bool:
         return self.status == self.Status.READY and bool(self.upstream_id)
+
+
+class ResumableUpload(models.Model):
+    """A gallery upload sent in chunks over the tus 1.0.0 protocol (assets/resumable.py): the
+    bytes so far sit in ``core.uploads.incoming_dir()/<id>.part`` and survive a dropped
+    connection; the asset is made when the last byte arrives. Only its member may touch it."""
+
+    id = models.UUIDField(primary_key=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resumable_uploads"
+    )
+    filename = models.CharField(max_length=255)
+    length = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    # Once complete: the asset made (or found, for a duplicate), or why it was refused.
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL)
+    created = models.BooleanField(default=False)
+    refusal = models.CharField(max_length=500, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["updated_at"], name="resumable_upload_age")]
+
+    def __str__(self) -> str:
+        return f"upload {self.id} of {self.filename} ({self.offset}/{self.length})"

@@ -4,6 +4,7 @@ selector, render the page or (for htmx) one of its partials. Login is enforced b
 from __future__ import annotations
 
 import json
+import uuid
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
+    UnreadablePostError,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -23,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from viggle_web.assets import selectors, services
+from viggle_web.assets import resumable, selectors, services
 from viggle_web.assets.forms import (
     GalleryFilterForm,
     PreprocessForm,
@@ -34,7 +36,11 @@ from viggle_web.assets.forms import (
 from viggle_web.assets.models import Asset
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
-from viggle_web.core.uploads import SizeLimitUploadHandler, accepts_uploads, limit_uploads
+from viggle_web.core.uploads import (
+    SizeLimitUploadHandler,
+    stream_uploads,
+    streams_body,
+)
 from viggle_web.usage.selectors import budget_status
 from viggle_web.usage.services import BudgetExceeded
 
@@ -99,9 +105,10 @@ def index(request: HttpRequest) -> HttpResponse:
         tag=data["tag"],
         favourites=data["favourites"],
         sort=data["sort"] or "newest",
+        show=data["show"] or "",
     )
     page = Paginator(assets, PAGE_SIZE).get_page(data["page"] or 1)
-    filtered = any(data[key] for key in ("q", "kind", "uploader", "tag", "favourites"))
+    filtered = any(data[key] for key in ("q", "kind", "uploader", "tag", "favourites", "show"))
     context = {
         "page": page,
         "filters": filters,
@@ -117,13 +124,19 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, GALLERY, context, status=400 if filters.errors else 200)
 
 
-@accepts_uploads
+@streams_body
 @csrf_exempt  # checked by _upload: the handler must be in place before the body is read
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:
     """One or more files. The page's script sends one file per request and gets JSON (the card
-    or the reason); a plain form post (no JavaScript) gets messages and a redirect."""
-    return _upload(request, limit_uploads(request, limit=settings.MAX_UPLOAD_BYTES))
+    or the reason); a plain form post (no JavaScript) gets messages and a redirect. The body is
+    read as it arrives and each file written once, hashed on the way (core.uploads)."""
+    handler = stream_uploads(request, limit=settings.MAX_UPLOAD_BYTES)
+    try:
+        return _upload(request, handler)
+    except UnreadablePostError:  # the body was cut off (streambody.BodyIncomplete)
+        handler.discard()
+        return HttpResponse("The upload did not arrive in full.", status=400)
 
 
 @csrf_protect
@@ -145,20 +158,7 @@ def _upload(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpRespon
         except services.UploadRefused as exc:
             outcomes.append({"ok": False, "message": exc.message})
             continue
-        asset = _get_asset_for_user(request, result.asset.pk)
-        outcomes.append(
-            {
-                "ok": True,
-                "created": result.created,
-                "message": result.message,
-                "asset_id": asset.pk,
-                "kind": asset.kind,
-                "name": asset.name,
-                "duration_seconds": asset.duration_seconds,
-                "url": reverse("gallery:detail", args=[asset.pk]),
-                "card": render_to_string(f"{GALLERY}#card", {"asset": asset}, request=request),
-            }
-        )
+        outcomes.append(_accepted(request, result))
     if xhr:
         if len(outcomes) == 1:
             outcome = outcomes[0]
@@ -168,6 +168,111 @@ def _upload(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpRespon
     for outcome in outcomes:
         (messages.success if outcome["ok"] else messages.error)(request, outcome["message"])
     return redirect("gallery:index")
+
+
+def _accepted(request: HttpRequest, result: services.UploadResult) -> dict:
+    """What the page's script gets for a stored (or found) upload: the card among others."""
+    asset = _get_asset_for_user(request, result.asset.pk)
+    return {
+        "ok": True,
+        "created": result.created,
+        "message": result.message,
+        "asset_id": asset.pk,
+        "kind": asset.kind,
+        "name": asset.name,
+        "duration_seconds": asset.duration_seconds,
+        "url": reverse("gallery:detail", args=[asset.pk]),
+        "card": render_to_string(f"{GALLERY}#card", {"asset": asset}, request=request),
+    }
+
+
+# --- Resumable uploads (tus 1.0.0; the rules are in assets/resumable.py) -----------------------
+
+
+def _tus(response: HttpResponse) -> HttpResponse:
+    response["Tus-Resumable"] = resumable.TUS_VERSION
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _tus_refused(exc: resumable.ResumableRefused) -> HttpResponse:
+    return _tus(HttpResponse(exc.message, status=exc.status, content_type="text/plain"))
+
+
+@require_http_methods(["OPTIONS", "POST"])
+def resumable_start(request: HttpRequest) -> HttpResponse:
+    """OPTIONS: what this server supports. POST (creation): a new upload of Upload-Length
+    bytes; answers 201 with its Location. CSRF-checked like every POST (X-CSRFToken)."""
+    if request.method == "OPTIONS":
+        response = HttpResponse(status=204)
+        response["Tus-Version"] = resumable.TUS_VERSION
+        response["Tus-Extension"] = "creation,termination,checksum"
+        response["Tus-Max-Size"] = str(settings.MAX_UPLOAD_BYTES)
+        response["Tus-Checksum-Algorithm"] = ",".join(resumable.CHECKSUM_ALGORITHMS)
+        return _tus(response)
+    version = request.headers.get("Tus-Resumable")
+    if version != resumable.TUS_VERSION:
+        # tus: 412 for a version we do not speak; no version at all is just a bad request.
+        response = HttpResponse("Tus-Resumable 1.0.0 is needed.", status=412 if version else 400)
+        response["Tus-Version"] = resumable.TUS_VERSION
+        return _tus(response)
+    try:
+        upload = resumable.resumable_create(
+            user=request.user,
+            length_header=request.headers.get("Upload-Length", ""),
+            metadata_header=request.headers.get("Upload-Metadata", ""),
+        )
+    except resumable.ResumableRefused as exc:
+        return _tus_refused(exc)
+    response = HttpResponse(status=201)
+    response["Location"] = reverse("gallery:resumable", args=[upload.pk])
+    return _tus(response)
+
+
+@streams_body
+@require_http_methods(["HEAD", "GET", "PATCH", "DELETE"])
+def resumable_upload(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """HEAD: where the upload stands. PATCH: the next chunk (application/offset+octet-stream at
+    Upload-Offset, optional Upload-Checksum), read as it arrives. DELETE: termination. GET: the
+    outcome once complete, as the one-request upload answers. Only the uploader's own."""
+    upload = resumable.resumable_for(user=request.user, upload_id=upload_id)
+    if upload is None:
+        return _tus(HttpResponse("No such upload.", status=404, content_type="text/plain"))
+    if request.method == "DELETE":
+        resumable.resumable_delete(upload=upload)
+        return _tus(HttpResponse(status=204))
+    if request.method == "PATCH":
+        if request.content_type != "application/offset+octet-stream":
+            return _tus(
+                HttpResponse("Send the chunk as application/offset+octet-stream.", status=415)
+            )
+        declared = request.headers.get("Content-Length", "")
+        try:
+            result = resumable.resumable_append(
+                upload=upload,
+                offset_header=request.headers.get("Upload-Offset", ""),
+                checksum_header=request.headers.get("Upload-Checksum", ""),
+                content_length=int(declared) if declared.isdigit() else None,
+                read=request.read,
+                incomplete=UnreadablePostError,  # how request.read reports a cut-off body
+            )
+        except resumable.ResumableRefused as exc:
+            return _tus_refused(exc)
+        response = HttpResponse(status=204)
+        response["Upload-Offset"] = str(result.offset)
+        return _tus(response)
+    if request.method == "GET":
+        if upload.completed_at is None:
+            outcome = {"ok": False, "complete": False, "offset": upload.offset}
+            return _tus(JsonResponse(outcome))
+        if upload.asset_id is None:
+            return _tus(JsonResponse({"ok": False, "message": upload.refusal}, status=400))
+        result = services.UploadResult(asset=upload.asset, created=upload.created)
+        return _tus(JsonResponse(_accepted(request, result), status=200))
+    response = HttpResponse(status=200)
+    response["Upload-Offset"] = str(upload.offset)
+    response["Upload-Length"] = str(upload.length)
+    return _tus(response)
 
 
 def _too_big() -> str:

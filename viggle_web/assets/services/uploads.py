@@ -54,7 +54,7 @@ def asset_create(*, user: User, upload: UploadedFile, name: str = "") -> UploadR
     if upload.size == 0:
         raise UploadRefused(filename, "it is empty", media.VIDEO_UNREADABLE)
 
-    # A file written by core.uploads.HashingUploadHandler was hashed while it arrived.
+    # A file written by core.uploads.StreamingUploadHandler was hashed while it arrived.
     digest = getattr(upload, "sha256", None) or _sha256(upload)
     existing = _existing(digest)
     if existing is not None:
