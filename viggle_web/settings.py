@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "viggle_web.exports",
     "viggle_web.usage",
     "viggle_web.gateway",
+    "viggle_web.notify",
     "viggle_web.batches",
 ]
 if VIGGLE_SIMULATOR_ENABLED:
@@ -201,6 +202,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "viggle_web.notify.context.notify",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -353,6 +355,48 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Webhooks and notifications (viggle_web/notify) --------------------------------------------
+# The address members open the app at: absolute links in webhook payloads and emails.
+SITE_URL = (env_str("SITE_URL") or "http://localhost:8000").rstrip("/")
+# Seconds before each retry of a failed delivery (one more attempt per entry). The default
+# retries for 24 hours: 9 attempts in all.
+try:
+    WEBHOOK_RETRY_SCHEDULE = [
+        float(s)
+        for s in env_list(
+            "WEBHOOK_RETRY_SCHEDULE",
+            ["5", "60", "300", "1800", "7200", "18000", "36000", "23035"],
+        )
+    ]
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE must be seconds, separated by commas")
+# An endpoint is disabled (and its owner told) after this many failed attempts in a row.
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
+# One delivery attempt: the whole exchange's deadline and how much of the answer is read.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.5)
+WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, minimum=1024)
+# A worker's claim on an attempt (and on the delivery loop); a killed worker's runs out.
+WEBHOOK_LEASE_SECONDS = env_float("WEBHOOK_LEASE_SECONDS", 30.0, minimum=1.0)
+# How long one delivery loop runs before it hands over (must be shorter than Q_TIMEOUT).
+WEBHOOK_LOOP_SECONDS = env_float("WEBHOOK_LOOP_SECONDS", 50.0, minimum=1.0)
+if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
+if WEBHOOK_LOOP_SECONDS >= Q_TIMEOUT:
+    raise ImproperlyConfigured("WEBHOOK_LOOP_SECONDS must be shorter than Q_TIMEOUT")
+# Email (notifications, digests, budget alerts): the console in development.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "Viggle Studio <noreply@localhost>"
 
 # --- Security ----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/batches", batch_api.batch_create, name="api_batches"),
     path("api/", include("viggle_web.gateway.urls")),
     path("account/", include("viggle_web.gateway.account_urls")),
+    path("notifications/", include("viggle_web.notify.urls")),
 ]
 
 # The Viggle simulator is never mounted here: it runs as its own process on its own port

@@ -28,6 +28,7 @@ LAYERS = [
     ["gateway"],
     ["exports"],
     ["batches"],
+    ["notify"],
 ]
 LEVEL = {app: n for n, tier in enumerate(LAYERS) for app in tier}
 # Apps outside the layers, with what each may import.

@@ -34,6 +34,7 @@ from viggle_web.assets.resumable import resumable_create
 from viggle_web.batches import services as batch_services
 from viggle_web.gateway.models import ApiObject
 from viggle_web.gateway.services import download_sign, token_create
+from viggle_web.notify import services as notify_services
 from viggle_web.renders import services as render_services
 from viggle_web.renders.models import RenderJob
 
@@ -159,6 +160,18 @@ EXPECTED: dict[str, Expect] = {
     "gateway:credits": _e("U A A A", "M M M M"),
     "gateway:signed_download": _e("A A A A", "M M M M", token="signed_token"),
     "gateway:openapi": _e("A A A A", "M M M M"),
+    # notifications and webhooks: each member their own; an endpoint and its deliveries are its
+    # owner's (and admins'); another member gets 404 (no such endpoint, for them)
+    "notify:settings": _e("L A A A", "L A A A"),
+    "notify:notices": _e("L A A A", "L M M M"),
+    "notify:webhooks": _e("L A A A", "L B B B"),
+    "notify:script_rotate": _e("L M M M", "L A A A"),
+    "notify:endpoint": _e("L A N A", "L M M M", endpoint_id="endpoint_id"),
+    "notify:endpoint_rotate": _e("L M M M", "L A N A", endpoint_id="endpoint_id"),
+    "notify:endpoint_enable": _e("L M M M", "L A N A", endpoint_id="endpoint_id"),
+    "notify:endpoint_delete": _e("L M M M", "L A N A", endpoint_id="endpoint_id"),
+    "notify:endpoint_test": _e("L M M M", "L A N A", endpoint_id="endpoint_id"),
+    "notify:redeliver": _e("L M M M", "L A N A", delivery_id="delivery_id"),
     # (the simulator is not in the app's URL conf: it runs as its own process)
 }
 
@@ -202,6 +215,11 @@ def _world(admin_user, member, other_member, files) -> SimpleNamespace:
         kind="scene", asset=video, owner=member, name="s", model="V4_Preview"
     )
     link = member_set_password_path(user=member).rstrip("/").split("/")
+    endpoint = notify_services.endpoint_create(
+        actor=member, url="http://127.0.0.1:9/hook", events=["completed"], org_wide=False
+    ).endpoint
+    assert endpoint is not None
+    delivery = notify_services.endpoint_send_test(endpoint=endpoint, actor=member)
     upload = resumable_create(user=member, length_header="1000", metadata_header="")
     tokens = {
         "owner": token_create(user=member, name="owner").raw,
@@ -212,6 +230,8 @@ def _world(admin_user, member, other_member, files) -> SimpleNamespace:
         users={"owner": member, "other": other_member, "admin": admin_user},
         tokens=tokens,
         member_id=str(member.pk),
+        endpoint_id=str(endpoint.pk),
+        delivery_id=str(delivery.pk),
         upload_id=str(upload.pk),
         asset_id=str(image.pk),
         job_id=job.public_id,

@@ -270,18 +270,31 @@ def fetch_slot(*, member: str) -> Iterator[None]:
 
 
 def _send(
-    client: httpx.Client, url: httpx.URL, addresses: list[str], watchdog: _Watchdog
+    client: httpx.Client,
+    url: httpx.URL,
+    addresses: list[str],
+    watchdog: _Watchdog,
+    *,
+    method: str = "GET",
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """GET ``url`` at one of its vetted ``addresses`` (the first that accepts a connection)."""
+    """Send ``method`` to ``url`` at one of its vetted ``addresses`` (the first that accepts a
+    connection)."""
     host_header = url.netloc.decode("ascii")
     for address in addresses:
         extensions: dict[str, Any] = {"trace": watchdog.trace}
         if url.scheme == "https":
             extensions["sni_hostname"] = url.host
         request = client.build_request(
-            "GET",
+            method,
             url.copy_with(host=address),
-            headers={"Host": host_header, "User-Agent": USER_AGENT, "Accept": "*/*"},
+            headers={
+                **(headers or {"Accept": "*/*"}),
+                "Host": host_header,
+                "User-Agent": USER_AGENT,
+            },
+            content=content,
             extensions=extensions,
         )
         try:
@@ -377,3 +390,60 @@ def fetch_to_file(
             finally:
                 response.close()
     raise FetchError(f"the URL redirected more than {MAX_REDIRECTS} times")
+
+
+# --- webhooks: a POST to a member's URL -----------------------------------------------------------
+
+
+def url_check(url: str) -> str:
+    """Refuse a URL a server-side request may not go to (scheme, host, addresses), before it is
+    stored: the same rules as fetches. Returns the URL, stripped."""
+    vetted_addresses(_parse(url))
+    return url.strip()
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status_code: int
+    body: bytes  # at most ``max_response_bytes`` of it
+
+
+def post(
+    url: str,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    timeout_seconds: float,
+    max_response_bytes: int,
+    transport: httpx.BaseTransport | None = None,
+) -> PostResult:
+    """POST ``content`` to ``url`` under the address rules above: the vetted address is
+    connected to (no second DNS answer), no redirect is followed (a 3xx is the answer), the
+    whole exchange has ``timeout_seconds`` and at most ``max_response_bytes`` of the answer is
+    read. Raises FetchError."""
+    current = _parse(url)
+    addresses = vetted_addresses(current)
+    timeout = httpx.Timeout(timeout_seconds)
+    with (
+        _Watchdog(total_seconds=timeout_seconds, min_rate=0.0) as watchdog,
+        httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
+        ) as client,
+    ):
+        response = _send(
+            client, current, addresses, watchdog, method="POST", content=content, headers=headers
+        )
+        watchdog.response = response
+        body = b""
+        try:
+            for chunk in response.iter_bytes(CHUNK):
+                body += chunk
+                if len(body) >= max_response_bytes:
+                    body = body[:max_response_bytes]
+                    break
+        except httpx.HTTPError:
+            if watchdog.reason:
+                raise FetchError(watchdog.reason)
+        finally:
+            response.close()
+        return PostResult(status_code=response.status_code, body=body)

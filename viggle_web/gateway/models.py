@@ -70,6 +70,9 @@ class ApiObject(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_objects"
     )
+    # A webhook_url given with the request (delivered by notify when preprocessing ends).
+    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_events = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -101,6 +104,9 @@ class ApiRender(models.Model):
         "renders.RenderJob", on_delete=models.CASCADE, primary_key=True, related_name="api_render"
     )
     mode = models.CharField(max_length=16, choices=Mode.choices)
+    # A webhook_url given with the request, and the events it wants (delivered by notify).
+    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_events = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.mode}"

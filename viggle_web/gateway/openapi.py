@@ -138,6 +138,20 @@ NULL_STAMP = {**STAMP, "nullable": True}
 NULL_STR = {"type": "string", "nullable": True}
 NULL_INT = {"type": "integer", "nullable": True}
 NULL_NUM = {"type": "number", "nullable": True}
+# Ours: a webhook for this request (notify delivers it, signed as Standard Webhooks).
+WEBHOOK_FIELDS = {
+    "webhook_url": {
+        **URL,
+        "description": "Ours: POST the result here, signed (Standard Webhooks headers "
+        "webhook-id, webhook-timestamp, webhook-signature; your script secret from "
+        "/notifications/webhooks/). Refused (400) for private or loopback addresses.",
+    },
+    "webhook_events": {
+        "type": "string",
+        "description": "Ours: start, progress, completed (comma-separated or repeated); "
+        "all when omitted. completed covers complete, failed and cancelled.",
+    },
+}
 MODES = ["full_pipeline", "preprocessed", "fast"]
 
 SCHEMAS: dict[str, Any] = {
@@ -468,6 +482,7 @@ def _paths() -> dict[str, Any]:
                             "description": "R,G,B (0-255), with solid only",
                         },
                         "fast": {"type": "string", "enum": ["true", "false"]},
+                        **WEBHOOK_FIELDS,
                     }
                 ),
                 "responses": {
@@ -604,7 +619,12 @@ def _paths() -> dict[str, Any]:
                 "summary": "Prepare a reusable character from an image (1 credit, every time)",
                 "security": TOKEN,
                 "requestBody": _form(
-                    {"name": {"type": "string", "minLength": 1}, "image": FILE, "image_url": URL},
+                    {
+                        "name": {"type": "string", "minLength": 1},
+                        "image": FILE,
+                        "image_url": URL,
+                        **WEBHOOK_FIELDS,
+                    },
                     ["name"],
                 ),
                 "responses": {
@@ -658,6 +678,7 @@ def _paths() -> dict[str, Any]:
                         "video_url": URL,
                         "background_mode": {**BACKGROUND, "default": "original"},
                         "model": {**MODEL, "default": "V4_Preview"},
+                        **WEBHOOK_FIELDS,
                     },
                     ["name"],
                 ),
@@ -682,6 +703,14 @@ def _paths() -> dict[str, Any]:
                                 "properties": {
                                     "template_id": {"type": "string", "format": "uuid"},
                                     "name": {"type": "string", "minLength": 1},
+                                    "webhook_url": WEBHOOK_FIELDS["webhook_url"],
+                                    "webhook_events": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "string",
+                                            "enum": ["start", "progress", "completed"],
+                                        },
+                                    },
                                 },
                             }
                         }
@@ -747,6 +776,59 @@ def _paths() -> dict[str, Any]:
     }
 
 
+WEBHOOK_HEADERS = [
+    {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": text,
+    }
+    for name, text in (
+        ("webhook-id", "The message id: the same for every retry and redelivery (deduplicate)"),
+        ("webhook-timestamp", "Seconds since the epoch of this attempt"),
+        ("webhook-signature", "v1,<base64 HMAC-SHA256 of id.timestamp.body>"),
+        ("viggle-event", "start, progress, completed or test"),
+    )
+]
+# OpenAPI 3.0 has no webhooks object; x-webhooks describes what we POST to receivers.
+WEBHOOKS = {
+    "render": {
+        "post": {
+            "summary": "A render started, progressed or ended (complete, failed, cancelled)",
+            "description": (
+                "Sent to a request's webhook_url and to standing endpoints "
+                "(/notifications/webhooks/). The body is GET /api/render/{job_id}'s JSON. "
+                "Signed as Standard Webhooks (verify with the standardwebhooks library and "
+                "the endpoint's or your script's secret). Answer 2xx within 5 seconds; "
+                "anything else is retried with exponential backoff for 24 hours, and an "
+                "endpoint failing 20 attempts in a row is disabled."
+            ),
+            "parameters": WEBHOOK_HEADERS,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("RenderStatus")}},
+            },
+            "responses": {"200": {"description": "Received (any 2xx)"}},
+        }
+    },
+    "character-or-scene": {
+        "post": {
+            "summary": "Preprocessing or a template import ended (event completed)",
+            "description": "The body is GET /api/characters/{id} or /api/scenes/{id}'s JSON.",
+            "parameters": WEBHOOK_HEADERS,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"oneOf": [_ref("Character"), _ref("Scene")]}}
+                },
+            },
+            "responses": {"200": {"description": "Received (any 2xx)"}},
+        }
+    },
+}
+
+
 def openapi_document(*, server: str) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
@@ -775,4 +857,5 @@ def openapi_document(*, server: str) -> dict[str, Any]:
         },
         "security": TOKEN,
         "paths": _paths(),
+        "x-webhooks": WEBHOOKS,
     }

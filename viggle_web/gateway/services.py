@@ -25,6 +25,7 @@ from viggle_web.assets.services import (
     resource_request,
     template_id_parse,
 )
+from viggle_web.core.netsafety import FetchError, url_check
 from viggle_web.gateway import errors
 from viggle_web.gateway.downloads import (  # noqa: F401 - callers import them from here
     DEFAULT_DOWNLOAD_MAX_AGE,
@@ -95,6 +96,45 @@ CHARACTER_CREDITS = 1
 # --- inputs -------------------------------------------------------------------------------------
 
 
+WEBHOOK_EVENTS = ("start", "progress", "completed")
+
+
+@dataclass(frozen=True)
+class WebhookInput:
+    """``webhook_url`` and ``webhook_events`` of a request, checked: an address a server-side
+    request may go to (core.netsafety), and known events (none given: all of them)."""
+
+    url: str
+    events: list[str]
+
+
+def webhook_parse(url: str | None, events: list[str]) -> WebhookInput | None:
+    if not url:
+        if any(e.strip() for e in events):
+            raise ApiError(errors.VALIDATION, "webhook_events needs a webhook_url")
+        return None
+    if len(url) > 500:
+        raise ApiError(errors.VALIDATION, "webhook_url is longer than 500 characters")
+    try:
+        checked = url_check(url)
+    except FetchError as exc:
+        raise ApiError(errors.VALIDATION, f"webhook_url refused: {exc.reason}")
+    names = [n.strip() for value in events for n in value.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(WEBHOOK_EVENTS))
+    if unknown:
+        raise ApiError(
+            errors.VALIDATION,
+            f"Unknown webhook_events: {', '.join(unknown)} (known: {', '.join(WEBHOOK_EVENTS)})",
+        )
+    return WebhookInput(url=checked, events=[e for e in WEBHOOK_EVENTS if e in names or not names])
+
+
+def _webhook_fields(webhook: WebhookInput | None) -> dict[str, Any]:
+    if webhook is None:
+        return {}
+    return {"webhook_url": webhook.url, "webhook_events": webhook.events}
+
+
 # --- characters and scenes ----------------------------------------------------------------------
 
 
@@ -121,7 +161,9 @@ def _prepare(*, user: User, asset: Asset, model: str = "") -> None:
         raise ApiError(errors.VALIDATION, exc.message)
 
 
-def character_create(*, user: User, name: str | None, image: MediaInput) -> ApiObject:
+def character_create(
+    *, user: User, name: str | None, image: MediaInput, webhook: WebhookInput | None = None
+) -> ApiObject:
     """POST /api/characters/preprocess: the image becomes a gallery asset and a Viggle
     character. Every call books 1 credit to the member (refused over budget), as every call
     costs 1 at Viggle: a script budgets the same against us as against Viggle. When the
@@ -131,7 +173,13 @@ def character_create(*, user: User, name: str | None, image: MediaInput) -> ApiO
     asset = _asset_from(
         user=user, media=image, kind=Asset.Kind.IMAGE, missing_code=errors.NEED_IMAGE
     )
-    obj = ApiObject(kind=ApiObject.Kind.CHARACTER, asset=asset, name=name, owner=user)
+    obj = ApiObject(
+        kind=ApiObject.Kind.CHARACTER,
+        asset=asset,
+        name=name,
+        owner=user,
+        **_webhook_fields(webhook),
+    )
     existing = (
         ViggleResource.objects.filter(asset=asset, kind=ViggleResource.Kind.CHARACTER)
         .exclude(status=ViggleResource.Status.FAILED)
@@ -156,6 +204,7 @@ def character_create(*, user: User, name: str | None, image: MediaInput) -> ApiO
 
 
 def scene_create(
+    webhook: WebhookInput | None = None,
     *,
     user: User,
     name: str | None,
@@ -173,6 +222,7 @@ def scene_create(
     )
     _prepare(user=user, asset=asset, model=chosen)
     return ApiObject.objects.create(
+        **_webhook_fields(webhook),
         kind=ApiObject.Kind.SCENE,
         asset=asset,
         model=chosen,
@@ -188,6 +238,15 @@ def scene_import(*, user: User, body: Any) -> ApiObject:
         raise ApiError(errors.VALIDATION, "Body must be a JSON object")
     raw_id = body.get("template_id")
     if not isinstance(raw_id, str):
+    raw_events = body.get("webhook_events") or []
+    if isinstance(raw_events, str):
+        raw_events = [raw_events]
+    if not isinstance(raw_events, list) or not all(isinstance(e, str) for e in raw_events):
+        raise ApiError(errors.VALIDATION, "webhook_events must be a list of event names")
+    raw_url = body.get("webhook_url")
+    if raw_url is not None and not isinstance(raw_url, str):
+        raise ApiError(errors.VALIDATION, "webhook_url must be a URL")
+    webhook = webhook_parse((raw_url or "").strip() or None, raw_events)
         raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
     try:
         template_id = template_id_parse(raw_id)  # a viggle.ai link is taken too
@@ -202,7 +261,9 @@ def scene_import(*, user: User, body: Any) -> ApiObject:
         raise ApiError(errors.VALIDATION, exc.message)
     except ViggleError as exc:
         raise errors.upstream_error(exc)
-    return ApiObject.objects.create(kind=ApiObject.Kind.SCENE, asset=asset, name=name, owner=user)
+    return ApiObject.objects.create(
+        kind=ApiObject.Kind.SCENE, asset=asset, name=name, owner=user, **_webhook_fields(webhook)
+    )
 
 
 # --- renders ------------------------------------------------------------------------------------
@@ -214,6 +275,7 @@ class RenderInput:
     driving_video: MediaInput
     character_id: str | None = None
     scene_id: str | None = None
+    webhook: WebhookInput | None = None
     character_mapping: str | None = None
     model: str | None = None
     background_mode: str | None = None
@@ -332,7 +394,9 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
                 request=request,
                 source=RenderJob.Source.API,
             )
-            ApiRender.objects.get_or_create(job=job, defaults={"mode": mode})
+            ApiRender.objects.get_or_create(
+                job=job, defaults={"mode": mode, **_webhook_fields(data.webhook)}
+            )
     except BudgetExceeded as exc:
         raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
     except RenderRefused as exc:

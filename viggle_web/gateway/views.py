@@ -101,6 +101,13 @@ def _field(request: HttpRequest, name: str) -> str | None:
 
 def _media(request: HttpRequest, field: str, url_field: str) -> services.MediaInput:
     return services.MediaInput(
+def _webhook(request: HttpRequest) -> services.WebhookInput | None:
+    """webhook_url and webhook_events (repeated, or comma-separated) of a form body."""
+    return services.webhook_parse(
+        _field(request, "webhook_url"), request.POST.getlist("webhook_events")
+    )
+
+
         field=field,
         url_field=url_field,
         upload=request.FILES.get(field),
@@ -138,6 +145,7 @@ def render_create(request: HttpRequest, user: User) -> HttpResponse:
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
     job = services.render_create(user=user, data=data)
+        webhook=_webhook(request),
     return JsonResponse(payloads.render_created(job))
 
 
@@ -178,7 +186,10 @@ def character_list(request: HttpRequest, user: User) -> HttpResponse:
 @api_endpoint(methods=("POST",))
 def character_preprocess(request: HttpRequest, user: User) -> HttpResponse:
     obj = services.character_create(
-        user=user, name=_field(request, "name"), image=_media(request, "image", "image_url")
+        user=user,
+        name=_field(request, "name"),
+        image=_media(request, "image", "image_url"),
+        webhook=_webhook(request),
     )
     return JsonResponse(payloads.character_created(obj))
 
@@ -210,6 +221,7 @@ def scene_preprocess(request: HttpRequest, user: User) -> HttpResponse:
         background_mode=_field(request, "background_mode"),
     )
     return JsonResponse(payloads.scene_created(obj))
+        webhook=_webhook(request),
 
 
 @api_endpoint(methods=("POST",))
