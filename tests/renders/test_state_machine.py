@@ -4,7 +4,9 @@ must and announces itself once; a disallowed move is refused; a stale writer cha
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from dataclasses import dataclass, field
 
 import pytest
 from django.db.models import Sum
@@ -179,3 +181,49 @@ def test_progress_never_goes_back_and_an_unchanged_poll_is_not_announced(
     job.refresh_from_db()
     assert job.progress_pct == 60
     assert [(e["new_status"], e["progress"]) for e in events] == [(S.PROCESSING, 60)]
+
+
+@dataclass
+class _Answer:
+    """What the poller holds of a job (renders.poller.Held has these fields)."""
+
+    id: int
+    status: str
+    upstream_status: str
+    progress: int
+    checkpoint: str = ""
+    due: float = field(default_factory=lambda: time.time() + 3)
+    polls: int = 1
+    dirty: bool = True
+    written_status: str = ""
+
+
+@pytest.mark.django_db
+def test_the_pollers_batched_write_makes_only_the_tables_moves(
+    member, events, django_capture_on_commit_callbacks
+):
+    ahead = _submit(member, key="sm-batch-0001")
+    behind = _submit(member, key="sm-batch-0002")
+    for job in (ahead, behind):
+        for step in _path_to(S.PROCESSING if job is ahead else S.QUEUED):
+            _move(job, step)
+        assert services.job_claim(job_id=job.pk, owner="poller-1")
+    events.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        written = states.jobs_record_polls(
+            owner="poller-1",
+            jobs=[
+                # processing -> queued is no move of the table: not written
+                _Answer(ahead.pk, S.QUEUED, "queued", 70, written_status=S.PROCESSING),
+                _Answer(behind.pk, S.PROCESSING, "processing", 20, written_status=S.QUEUED),
+            ],
+            release=True,
+        )
+    assert written == {behind.pk}
+    ahead.refresh_from_db()
+    behind.refresh_from_db()
+    assert (ahead.status, ahead.progress_pct, ahead.lease_owner) == (S.PROCESSING, 0, "poller-1")
+    assert (behind.status, behind.progress_pct, behind.lease_owner) == (S.PROCESSING, 20, "")
+    assert events == [
+        {"job_id": behind.pk, "old_status": S.QUEUED, "new_status": S.PROCESSING, "progress": 20}
+    ]

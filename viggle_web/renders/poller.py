@@ -42,13 +42,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from django.db.models import F
-from django.utils import timezone
 
 from viggle_web.assets import services as asset_services
 from viggle_web.core import leases
-from viggle_web.renders import services, signals
+from viggle_web.renders import services, states
 from viggle_web.renders.models import RenderJob
 from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import ViggleError
@@ -339,7 +338,7 @@ class Poller:
         if not jobs:
             return
         try:
-            changed = write_jobs(owner=self.owner, jobs=jobs, release=release)
+            changed = states.jobs_record_polls(owner=self.owner, jobs=jobs, release=release)
         except Exception:
             # Nothing written: the answers are asked again; the leases run out if this lasts.
             logger.exception("Recording %d polls failed", len(jobs))
@@ -409,70 +408,6 @@ def _close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
 
     for _ in range(threads):
         pool.submit(close)
-
-
-def write_jobs(*, owner: str, jobs: list[Held], release: bool) -> set[int]:
-    """Record the held jobs' last answers (and, when ``release``, give their leases back), on
-    rows still leased to ``owner`` and still queued/processing. Returns the ids written."""
-    now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(jobs))
-    params: list[object] = []
-    for job in jobs:
-        params += [
-            job.id,
-            job.status,
-            job.upstream_status,
-            job.progress,
-            job.checkpoint,
-            adapt(_at(job.due)),
-            job.polls,
-            1 if job.dirty else 0,
-        ]
-    lease = "lease_owner = '', lease_until = NULL," if release else ""
-    table = RenderJob._meta.db_table
-    sql = (
-        "WITH v(vid, vstatus, vupstream, vprogress, vcheckpoint, vnext, vpolls, vdirty) AS "  # noqa: S608
-        f"(VALUES {values}) "
-        f"UPDATE {table} SET {lease} status = v.vstatus, upstream_status = v.vupstream, "
-        "progress_pct = v.vprogress, checkpoint = v.vcheckpoint, next_poll_at = v.vnext, "
-        "poll_count = poll_count + v.vpolls, retrying = false, upstream_errors = 0, "
-        f"updated_at = CASE WHEN v.vdirty = 1 THEN %s ELSE {table}.updated_at END "
-        f"FROM v WHERE {table}.id = v.vid AND {table}.lease_owner = %s "
-        f"AND {table}.status IN (%s, %s) "
-        f"RETURNING {table}.id, {table}.public_id, {table}.status, v.vdirty"
-    )
-    params += [adapt(now), owner, *POLLABLE]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        notified = [public_id for _, public_id, _, dirty in rows if dirty]
-        if notified and connection.vendor == "postgresql":
-            # Delivered on commit, one per job, as services.notify_job_changed does.
-            cursor.execute(
-                "SELECT pg_notify(%s, public_id) FROM unnest(%s::text[]) AS public_id",
-                [services.NOTIFY_CHANNEL, notified],
-            )
-        if notified:
-            by_id = {job.id: job for job in jobs}
-            changes = [
-                (pk, by_id[pk].written_status, status, by_id[pk].progress)
-                for pk, _, status, dirty in rows
-                if dirty
-            ]
-            transaction.on_commit(lambda: _announce(changes))
-    return {row[0] for row in rows}
-
-
-def _announce(changes: list[tuple[int, str, str, int]]) -> None:
-    for job_id, old_status, new_status, progress in changes:
-        signals.job_changed.send(
-            sender=RenderJob,
-            job_id=job_id,
-            old_status=old_status,
-            new_status=new_status,
-            progress=progress,
-        )
 
 
 def run_loop(*, seconds: float | None = None, owner: str | None = None, stop=None) -> int:

@@ -15,9 +15,10 @@ A plain table rather than django-fsm-2: see docs/architecture.md ("The render st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -201,3 +202,92 @@ def job_transition(
         if to == S.COMPLETE and old_status != S.COMPLETE:
             transaction.on_commit(lambda: signals.job_completed.send(RenderJob, job_id=job_id))
     return change
+
+
+# --- the poller's batched answers -----------------------------------------------------------------
+
+POLLABLE = (S.QUEUED, S.PROCESSING)
+# The moves a plain poll answer can make: the table's, between the pollable statuses.
+POLL_MOVES = tuple((m.source, m.target) for m in MOVES if {m.source, m.target} <= set(POLLABLE))
+
+
+class PollAnswer(Protocol):
+    """What the poller holds of a job: the answer to write (``renders.poller.Held``)."""
+
+    id: int
+    status: str
+    upstream_status: str
+    progress: int
+    checkpoint: str
+    due: float  # the next poll, seconds since the epoch
+    polls: int
+    dirty: bool
+    written_status: str
+
+
+def jobs_record_polls(*, owner: str, jobs: Sequence[PollAnswer], release: bool) -> set[int]:
+    """The batched form of :func:`job_transition`, for the poller's plain answers (still queued or
+    processing): many jobs in one statement. Only the moves the table allows between ``queued``
+    and ``processing`` are made (``POLL_MOVES``), on rows still leased to ``owner``; progress and
+    the poll count are recorded, and, when ``release``, the leases given back. Changed rows are
+    announced as ``job_transition`` announces (NOTIFY, ``job_changed`` after commit). Returns the
+    ids written."""
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(jobs))
+    params: list[object] = []
+    for job in jobs:
+        params += [
+            job.id,
+            job.status,
+            job.upstream_status,
+            job.progress,
+            job.checkpoint,
+            adapt(datetime.fromtimestamp(job.due, tz=UTC)),
+            job.polls,
+            1 if job.dirty else 0,
+        ]
+    lease = "lease_owner = '', lease_until = NULL," if release else ""
+    table = RenderJob._meta.db_table
+    sql = (
+        "WITH v(vid, vstatus, vupstream, vprogress, vcheckpoint, vnext, vpolls, vdirty) AS "  # noqa: S608
+        f"(VALUES {values}) "
+        f"UPDATE {table} SET {lease} status = v.vstatus, upstream_status = v.vupstream, "
+        "progress_pct = v.vprogress, checkpoint = v.vcheckpoint, next_poll_at = v.vnext, "
+        "poll_count = poll_count + v.vpolls, retrying = false, upstream_errors = 0, "
+        f"updated_at = CASE WHEN v.vdirty = 1 THEN %s ELSE {table}.updated_at END "
+        f"FROM v WHERE {table}.id = v.vid AND {table}.lease_owner = %s "
+        f"AND ({' OR '.join([f'({table}.status = %s AND v.vstatus = %s)'] * len(POLL_MOVES))}) "
+        f"RETURNING {table}.id, {table}.public_id, {table}.status, v.vdirty"
+    )
+    params += [adapt(now), owner, *(status for move in POLL_MOVES for status in move)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        notified = [public_id for _, public_id, _, dirty in rows if dirty]
+        if notified and connection.vendor == "postgresql":
+            # Delivered on commit, one per job, as notify_job_changed does.
+            cursor.execute(
+                "SELECT pg_notify(%s, public_id) FROM unnest(%s::text[]) AS public_id",
+                [NOTIFY_CHANNEL, notified],
+            )
+        if notified:
+            by_id = {job.id: job for job in jobs}
+            changes = [
+                (pk, by_id[pk].written_status, status, by_id[pk].progress)
+                for pk, _, status, dirty in rows
+                if dirty
+            ]
+            transaction.on_commit(lambda: _announce_many(changes))
+    return {row[0] for row in rows}
+
+
+def _announce_many(changes: list[tuple[int, str, str, int]]) -> None:
+    for job_id, old_status, new_status, progress in changes:
+        signals.job_changed.send(
+            sender=RenderJob,
+            job_id=job_id,
+            old_status=old_status,
+            new_status=new_status,
+            progress=progress,
+        )
