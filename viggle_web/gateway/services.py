@@ -204,13 +204,13 @@ def character_create(
 
 
 def scene_create(
-    webhook: WebhookInput | None = None,
     *,
     user: User,
     name: str | None,
     video: MediaInput,
     model: str | None,
     background_mode: str | None,
+    webhook: WebhookInput | None = None,
 ) -> ApiObject:
     """POST /api/scenes/preprocess: the video becomes a gallery asset and a Viggle scene bound
     to ``model`` (free)."""
@@ -222,13 +222,13 @@ def scene_create(
     )
     _prepare(user=user, asset=asset, model=chosen)
     return ApiObject.objects.create(
-        **_webhook_fields(webhook),
         kind=ApiObject.Kind.SCENE,
         asset=asset,
         model=chosen,
         background_mode=background,
         name=name,
         owner=user,
+        **_webhook_fields(webhook),
     )
 
 
@@ -238,6 +238,12 @@ def scene_import(*, user: User, body: Any) -> ApiObject:
         raise ApiError(errors.VALIDATION, "Body must be a JSON object")
     raw_id = body.get("template_id")
     if not isinstance(raw_id, str):
+        raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
+    try:
+        template_id = template_id_parse(raw_id)  # a viggle.ai link is taken too
+    except AssetActionRefused:
+        raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
+    name = _required_name(str(body.get("name") or ""))
     raw_events = body.get("webhook_events") or []
     if isinstance(raw_events, str):
         raw_events = [raw_events]
@@ -247,12 +253,6 @@ def scene_import(*, user: User, body: Any) -> ApiObject:
     if raw_url is not None and not isinstance(raw_url, str):
         raise ApiError(errors.VALIDATION, "webhook_url must be a URL")
     webhook = webhook_parse((raw_url or "").strip() or None, raw_events)
-        raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
-    try:
-        template_id = template_id_parse(raw_id)  # a viggle.ai link is taken too
-    except AssetActionRefused:
-        raise ApiError(errors.VALIDATION, "template_id must be a template UUID")
-    name = _required_name(str(body.get("name") or ""))
     try:
         asset, _created = asset_import_template(user=user, template_id=template_id, name=name)
     except BudgetExceeded as exc:
@@ -275,13 +275,13 @@ class RenderInput:
     driving_video: MediaInput
     character_id: str | None = None
     scene_id: str | None = None
-    webhook: WebhookInput | None = None
     character_mapping: str | None = None
     model: str | None = None
     background_mode: str | None = None
     bg_color: str | None = None
     fast: str | None = None
     idempotency_key: str | None = None
+    webhook: WebhookInput | None = None
 
 
 def render_create(*, user: User, data: RenderInput) -> RenderJob:

@@ -99,8 +99,6 @@ def _field(request: HttpRequest, name: str) -> str | None:
     return value.strip() or None if value is not None else None
 
 
-def _media(request: HttpRequest, field: str, url_field: str) -> services.MediaInput:
-    return services.MediaInput(
 def _webhook(request: HttpRequest) -> services.WebhookInput | None:
     """webhook_url and webhook_events (repeated, or comma-separated) of a form body."""
     return services.webhook_parse(
@@ -108,6 +106,8 @@ def _webhook(request: HttpRequest) -> services.WebhookInput | None:
     )
 
 
+def _media(request: HttpRequest, field: str, url_field: str) -> services.MediaInput:
+    return services.MediaInput(
         field=field,
         url_field=url_field,
         upload=request.FILES.get(field),
@@ -143,9 +143,9 @@ def render_create(request: HttpRequest, user: User) -> HttpResponse:
         bg_color=_field(request, "bg_color"),
         fast=_field(request, "fast"),
         idempotency_key=request.headers.get("Idempotency-Key"),
+        webhook=_webhook(request),
     )
     job = services.render_create(user=user, data=data)
-        webhook=_webhook(request),
     return JsonResponse(payloads.render_created(job))
 
 
@@ -219,9 +219,9 @@ def scene_preprocess(request: HttpRequest, user: User) -> HttpResponse:
         video=_media(request, "video", "video_url"),
         model=_field(request, "model"),
         background_mode=_field(request, "background_mode"),
+        webhook=_webhook(request),
     )
     return JsonResponse(payloads.scene_created(obj))
-        webhook=_webhook(request),
 
 
 @api_endpoint(methods=("POST",))
