@@ -134,6 +134,8 @@ EXPECTED: dict[str, Expect] = {
     "batches:cancel": _e("L M M M", "L A F A", public_id="batch_id"),
     "batches:retry": _e("L M M M", "L B F B", public_id="batch_id"),
     "batches:zip": _e("L A A A", "L M M M", public_id="batch_id"),
+    # the world's asset is an upload, not a render's result: nobody can approve it
+    "batches:result_approve": _e("L M M M", "L F F F", pk="asset_id"),
     # POST /api/batches takes a token, never a session (tests/batches/test_batch_api.py)
     "api_batches": _e("U U U U", "U U U U"),
     # usage: each member sees only their own report; budgets are admin-only

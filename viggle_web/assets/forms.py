@@ -6,7 +6,7 @@ from django import forms
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset, Tag
-from viggle_web.assets.selectors import SORTS
+from viggle_web.assets.selectors import SORTS, gallery_show_choices
 from viggle_web.assets.services import SCENE_MODELS, AssetActionRefused, template_id_parse
 
 
@@ -29,6 +29,8 @@ class GalleryFilterForm(forms.Form):
         label="Tag",
     )
     favourites = forms.BooleanField(required=False, label="Favourites only")
+    # Filters offered by apps above the gallery (batches: results, approved results).
+    show = forms.ChoiceField(choices=[("", "Everything")], required=False, label="Show")
     sort = forms.ChoiceField(
         choices=[(key, label) for key, (label, _) in SORTS.items()], required=False, label="Sort"
     )
@@ -38,6 +40,7 @@ class GalleryFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["q"].widget.attrs.update({"placeholder": "Search by name", "type": "search"})
         self.fields["uploader"].label_from_instance = lambda user: user.display_name
+        self.fields["show"].choices = [("", "Everything"), *gallery_show_choices()]
 
 
 class RenameForm(forms.Form):

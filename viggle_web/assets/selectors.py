@@ -18,13 +18,38 @@ SORTS = {
 }
 
 
+CardAnnotation = Callable[[QuerySet[Asset]], QuerySet[Asset]]
+GalleryShow = Callable[[QuerySet[Asset]], QuerySet[Asset]]
+# What apps above the gallery add to its cards (batches: a render's result, its lineage and
+# approval) and the "show" filters they offer; registered from their AppConfig.ready.
+_card_annotations: list[CardAnnotation] = []
+_gallery_shows: dict[str, tuple[str, GalleryShow]] = {}
+
+
+def asset_card_annotation_register(annotate: CardAnnotation) -> None:
+    if annotate not in _card_annotations:
+        _card_annotations.append(annotate)
+
+
+def gallery_show_register(name: str, label: str, apply: GalleryShow) -> None:
+    """A gallery filter "show ``label``" that narrows the assets with ``apply``."""
+    _gallery_shows[name] = (label, apply)
+
+
+def gallery_show_choices() -> list[tuple[str, str]]:
+    return [(name, label) for name, (label, _) in _gallery_shows.items()]
+
+
 def assets_for_cards(*, user: User) -> QuerySet[Asset]:
     """Assets with what a card shows, in a fixed number of queries whatever the page size."""
     favourites = Asset.favourited_by.through.objects.filter(
         asset_id=OuterRef("pk"), user_id=user.pk
     )
+    assets = Asset.objects.all()
+    for annotate in _card_annotations:
+        assets = annotate(assets)
     return (
-        Asset.objects.select_related("uploaded_by")
+        assets.select_related("uploaded_by")
         .annotate(is_favourite=Exists(favourites))
         .prefetch_related(
             Prefetch("tags", queryset=Tag.objects.order_by("name")),
@@ -43,8 +68,11 @@ def asset_list(
     favourites: bool = False,
     sort: str = "newest",
     include_archived: bool = False,
+    show: str = "",
 ) -> QuerySet[Asset]:
     assets = assets_for_cards(user=user)
+    if show in _gallery_shows:
+        assets = _gallery_shows[show][1](assets)
     if not include_archived:
         assets = assets.filter(archived_at__isnull=True)
     if q:

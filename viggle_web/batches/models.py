@@ -58,3 +58,26 @@ class BatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}#{self.position}"
+
+
+class Result(models.Model):
+    """A finished render published to the gallery: its video as an ordinary gallery asset
+    (a motion video: taggable, favouritable, searchable, archivable, usable as the motion of a
+    next render), with its lineage and the team's approval."""
+
+    asset = models.OneToOneField(
+        "assets.Asset", on_delete=models.CASCADE, related_name="render_result"
+    )
+    job = models.OneToOneField(
+        "renders.RenderJob", on_delete=models.PROTECT, related_name="gallery_result"
+    )
+    # "Hero × Walk · V4 Preview, original background, normal speed": written once, from the job.
+    lineage = models.CharField(max_length=300)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"result of {self.job_id}"

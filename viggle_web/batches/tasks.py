@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from viggle_web.batches import services
+from viggle_web.batches import results, services
 
 
 def batch_send(batch_id: int) -> None:
     services.batch_send(batch_id=batch_id)
+
+
+def result_publish(job_id: int) -> None:
+    results.result_publish(job_id=job_id)

@@ -7,6 +7,7 @@ app_name = "batches"
 urlpatterns = [
     path("", views.batch_list, name="list"),
     path("new/", views.batch_new, name="new"),
+    path("results/<int:pk>/approve/", views.result_approve, name="result_approve"),
     path("<pubid:public_id>/", views.batch_detail, name="detail"),
     path("<pubid:public_id>/stream/", views.batch_stream, name="stream"),
     path("<pubid:public_id>/cancel/", views.batch_cancel, name="cancel"),

@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from viggle_web.assets.models import Asset
-from viggle_web.batches import selectors, services
+from viggle_web.batches import results, selectors, services
 from viggle_web.batches.forms import BatchForm, RetryForm, StreamForm
 from viggle_web.batches.models import Batch
 from viggle_web.batches.zipstream import ZipMember, zip_response
@@ -198,6 +199,22 @@ def batch_retry(request: HttpRequest, public_id: str) -> HttpResponse:
     except ValidationError as exc:
         return _done(request, batch, " ".join(exc.messages), error=True)
     return _done(request, batch, f"{count} failed render{'s' if count != 1 else ''} started again.")
+
+
+@require_POST
+def result_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = get_object_or_404(Asset, pk=pk)
+    try:
+        approved = results.result_approve_toggle(asset=asset, actor=request.user)
+    except results.ResultRefused as exc:
+        raise PermissionDenied(exc.message)
+    messages.success(request, "Approved." if approved else "Approval withdrawn.")
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("gallery:detail", asset.pk)
 
 
 @require_GET
