@@ -137,6 +137,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # With DEBUG too, a missing page is the friendly 404 (Django's technical page otherwise).
     "viggle_web.core.middleware.FriendlyNotFoundMiddleware",
+    # A refusal (core.errors.ApplicationError) a view did not handle: a message, then back.
+    "viggle_web.core.middleware.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",

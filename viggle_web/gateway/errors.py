@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
-from viggle_web.core.messages import public_message
+from viggle_web.core.errors import ApplicationError, BudgetExceeded, Forbidden, NotFound
 from viggle_web.viggle.errors import FAST_MODE_FULL, ViggleError
 
 MISSING_KEY = "CS-UORC01-006"
@@ -73,8 +73,9 @@ STATUS_OF: dict[str, int] = {
 }
 
 
-class ApiError(Exception):
-    """An answer other than success. ``status`` defaults to the code's documented status."""
+class ApiError(ApplicationError):
+    """An answer other than success, in the API's codes. ``status`` defaults to the code's
+    documented status."""
 
     def __init__(
         self,
@@ -85,13 +86,27 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
         action: str | None = None,
     ) -> None:
-        message = public_message(message)
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status or STATUS_OF.get(code, 400)
+        super().__init__(message, code=code, status=status or STATUS_OF.get(code, 400))
         self.headers = headers or {}
         self.action = action
+
+
+def api_error(exc: ApplicationError) -> ApiError:
+    """The one mapping of an application error to the API's answer (``api_endpoint`` applies
+    it): over budget is 402 ``BUDGET_EXCEEDED``, not found and forbidden keep their codes, a
+    refusal that carries one of Viggle's codes (an upload's ``CS-ORIV-…``) answers with it, any
+    other refusal is Viggle's validation error."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, BudgetExceeded):
+        return ApiError(BUDGET_EXCEEDED, exc.message)
+    if isinstance(exc, NotFound):
+        return ApiError(NOT_FOUND, exc.message)
+    if isinstance(exc, Forbidden):
+        return ApiError(FORBIDDEN, exc.message)
+    if exc.code in VIGGLE_STATUS:
+        return ApiError(exc.code, exc.message)
+    return ApiError(VALIDATION, exc.message)
 
 
 def error_body(code: str, message: str, action: str | None = None) -> dict[str, dict[str, str]]:

@@ -153,12 +153,9 @@ def _required_name(name: str | None) -> str:
 
 
 def _prepare(*, user: User, asset: Asset, model: str = "") -> None:
-    try:
-        resource_request(asset=asset, user=user, model=model)
-    except BudgetExceeded as exc:
-        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
-    except AssetActionRefused as exc:
-        raise ApiError(errors.VALIDATION, exc.message)
+    # A refusal (over budget, an asset that cannot be prepared) is an ApplicationError, which
+    # api_endpoint answers through errors.api_error: no translation here.
+    resource_request(asset=asset, user=user, model=model)
 
 
 def character_create(
@@ -189,17 +186,14 @@ def character_create(
         _prepare(user=user, asset=asset)  # books the character's credit
         obj.save()
         return obj
-    try:
-        with transaction.atomic():
-            budget_enforce(user=user, credits=CHARACTER_CREDITS)
-            credit_charge_character(
-                user=user,
-                subject=f"character:{asset.pk}:api:{obj.public_id}",
-                note=f"character of {asset.name} again (through the API; reused upstream)",
-            )
-            obj.save()
-    except BudgetExceeded as exc:
-        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
+    with transaction.atomic():
+        budget_enforce(user=user, credits=CHARACTER_CREDITS)
+        credit_charge_character(
+            user=user,
+            subject=f"character:{asset.pk}:api:{obj.public_id}",
+            note=f"character of {asset.name} again (through the API; reused upstream)",
+        )
+        obj.save()
     return obj
 
 

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from viggle_web.accounts.models import User
 from viggle_web.core.clientip import client_ip
+from viggle_web.core.errors import ApplicationError
 from viggle_web.core.files import serve_file
 from viggle_web.core.uploads import accepts_uploads, limit_uploads
 from viggle_web.gateway import errors, payloads, services
@@ -78,8 +79,9 @@ def api_endpoint(
                 # Per member: more tokens do not buy a member more requests.
                 _rate(f"member:{token.user_id}", token_limit())
                 return view(request, token.user, *args, **kwargs)
-            except ApiError as exc:
-                return error_response(exc)
+            except ApplicationError as exc:
+                # The one mapping of a refusal to the API's answer (Viggle's body and status).
+                return error_response(errors.api_error(exc))
             except (MultiPartParserError, SuspiciousOperation, UnreadablePostError) as exc:
                 return error_response(
                     ApiError(errors.VALIDATION, f"The request body could not be read: {exc}")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db import connection
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from viggle_web.accounts.permissions import admin_required
 from viggle_web.assets.models import Asset
+from viggle_web.core.errors import ApplicationError
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.renders import presenters, selectors, services
@@ -38,7 +39,6 @@ from viggle_web.renders.forms import (
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
 from viggle_web.usage.selectors import budget_status
-from viggle_web.usage.services import BudgetExceeded
 
 PICKER_LIMIT = 300
 
@@ -144,11 +144,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     character_mapping=form.mapping() or None,
                 ),
             )
-        except BudgetExceeded as exc:
+        except ApplicationError as exc:  # over budget, or a refused input
             form.add_error(None, exc.message)
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
         else:
             if data.get("alpha_exports"):
                 from viggle_web.exports.services import export_plan  # exports sit above renders
@@ -214,14 +211,12 @@ def job_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 def _owner_action(
     request: HttpRequest, public_id: str, action: Callable[..., object], done: str
 ) -> HttpResponse:
-    """A POST that changes a job (owner or admin): run the service, say how it went, go back."""
+    """A POST that changes a job (owner or admin): run the service, say how it went, go back.
+    A refusal (an ApplicationError) is shown by core's ApplicationErrorMiddleware on the page
+    the member came from."""
     job = _get_job_for_user(request, public_id, write=True)
-    try:
-        action(job=job, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, done)
+    action(job=job, actor=request.user)
+    messages.success(request, done)
     return redirect("renders:detail", public_id=job.public_id)
 
 
@@ -242,11 +237,8 @@ def job_rerun(request: HttpRequest, public_id: str) -> HttpResponse:
     changes = {"fast": False} if request.POST.get("fast") == "0" else {}
     try:
         new = services.job_rerun(job=job, actor=request.user, idempotency_key=key, **changes)
-    except BudgetExceeded as exc:
+    except ApplicationError as exc:  # over budget, or a refused input
         messages.error(request, exc.message)
-        return redirect("renders:detail", public_id=job.public_id)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
         return redirect("renders:detail", public_id=job.public_id)
     messages.success(request, "Render started again.")
     return redirect("renders:detail", public_id=new.public_id)
@@ -269,8 +261,8 @@ def job_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
             upstream_job_id=form.cleaned_data["upstream_job_id"],
             release=release,
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(
             request,

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
+from viggle_web.core import errors
 from viggle_web.core.audit import audit_record
 from viggle_web.usage import signals
 from viggle_web.usage.models import Budget, CreditEntry, OrgBudget
@@ -23,12 +24,14 @@ from viggle_web.usage.selectors import budget_status
 logger = logging.getLogger(__name__)
 
 
-class BudgetExceeded(Exception):
-    """Refused before any upstream call. ``message`` says what is left and when it resets."""
+class BudgetExceeded(errors.BudgetExceeded):
+    """Refused before any upstream call (402). ``message`` says what is left and when it
+    resets."""
 
     def __init__(self, message: str, *, remaining: int, resets_at: datetime) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(
+            message, extra={"remaining": remaining, "resets_at": resets_at.isoformat()}
+        )
         self.remaining = remaining
         self.resets_at = resets_at
 
