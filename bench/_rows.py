@@ -42,13 +42,20 @@ def emit(rows: list[dict]) -> None:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'figure':<46} {'value':>10} {'unit':<5} {'ratio':>6}  {'target':<16} met"]
+    """The rows as a text table. Rows from other benches may lack a unit, or carry no limit
+    (ratio and met None: a figure reported, with no target)."""
+    lines = [f"{'figure':<52} {'value':>10} {'unit':<5} {'ratio':>6}  {'target':<16} met"]
     for r in rows:
-        value = r["value"]
-        shown = f"{value:.2f}" if isinstance(value, float) and abs(value) < 100 else f"{value:.0f}"
-        met = "yes" if r["met"] else "NO"
+        value = r.get("value")
+        if isinstance(value, (int, float)):
+            shown = f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+        else:
+            shown = str(value)
+        ratio = r.get("ratio")
+        ratio_text = f"{ratio:>6.2f}" if isinstance(ratio, (int, float)) else f"{'-':>6}"
+        met = {True: "yes", False: "NO", None: "-"}[r.get("met")]
         lines.append(
-            f"{r['figure'][:46]:<46} {shown:>10} {r['unit']:<5} {r['ratio']:>6.2f}  "
-            f"{r['target']:<16} {met}"
+            f"{str(r.get('figure', ''))[:52]:<52} {shown:>10} {str(r.get('unit', '')):<5} "
+            f"{ratio_text}  {str(r.get('target', '')):<16} {met}"
         )
     return "\n".join(lines)

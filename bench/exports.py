@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _pg  # noqa: E402
+from bench._rows import row  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 TARGET_MB = 200
@@ -131,16 +132,16 @@ def child(export_id: int) -> None:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--formats", default="webm,mov,png")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child is not None:
         child(args.child)
-        return
+        return []
 
     work = Path(tempfile.mkdtemp(prefix="viggle-bench-exports."))
     media_root = work / "media"
@@ -174,6 +175,16 @@ def main() -> None:
             f"{r['frames'] / r['seconds']:>6.1f} {r['size'] / 1e6:>8.1f} {growth:>10.0f}  "
             f"{verdict}  (status {r['status']}, {r['frames']} frames, {r['duration']} s)"
         )
+    return [
+        row(
+            f"{fmt} export of {args.seconds:g} s: worker memory growth",
+            (r["peak_kib"] - r["baseline_kib"]) / 1024,
+            "MB",
+            TARGET_MB,
+            "<",
+        )
+        for fmt, r in results.items()
+    ]
 
 
 def run_formats(

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _pg  # noqa: E402
+from bench._rows import row  # noqa: E402
 
 PAGES = [
     ("home", "/", 1),
@@ -317,7 +318,7 @@ def fmt(values: list[float]) -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=40)
     parser.add_argument("--streams", type=int, default=200)
@@ -330,7 +331,7 @@ def main() -> None:
         default=None,
         help="CONN_MAX_AGE for the web and worker (default: the app's own, 60 s)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.streams > args.jobs:
         sys.exit("--streams must be at most --jobs (one stream per finishing job)")
     began = time.monotonic()
@@ -455,6 +456,12 @@ def main() -> None:
         f"group: {getattr(peaks, 'db_by_group', {})}"
     )
     print(f"(total {time.monotonic() - began:.0f}s, run at {datetime.now():%Y-%m-%d %H:%M})")
+    rows = []
+    if delays:
+        p95 = 1000 * _pg.percentile(delays, 95)
+        rows.append(row("stream event delay p95 under load", p95, "ms", 250, "<"))
+    rows.append(row("requests answered 5xx under load", stats.server_errors, "", 0, "="))
+    return rows
 
 
 if __name__ == "__main__":

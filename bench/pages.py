@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _pg  # noqa: E402
+from bench._rows import row  # noqa: E402
 from bench.usage_report import INSERT as LEDGER_INSERT  # noqa: E402
 
 # usage_report's module sets the test settings as a default: these benches use production ones.
@@ -202,7 +203,7 @@ def measure(client, runs: int) -> dict[str, tuple[float, float, int]]:
     return results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=100_000)
@@ -215,7 +216,8 @@ def main() -> None:
         action="store_true",
         help="then apply the proposed fixes in the scratch database and measure again",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    rows: list[dict] = []
 
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="viggle-bench-") as tmp:
@@ -274,6 +276,8 @@ def main() -> None:
                     f"{page:<22} {1000 * p50:>5.0f}ms {1000 * p95:>5.0f}ms {queries:>8} "
                     f"{small:>6}  {verdict}"
                 )
+                rows.append(row(f"{page} p95", 1000 * p95, "ms", 100, "<"))
+                rows.append(row(f"{page} SQL queries (as at 1 %)", queries, "", small, "="))
             from django.db import connection
 
             for page in PAGES:
@@ -314,6 +318,7 @@ def main() -> None:
                 print(profiler.output_text(unicode=False, color=False, show_all=False)[:6000])
             connections.close_all()
     print(f"(total {time.monotonic() - began:.0f}s; {os.cpu_count()} cores)")
+    return rows
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ slowest queries.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import statistics
@@ -29,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "viggle_web.settings_test")
 
 import django  # noqa: E402
+
+from bench import _pg  # noqa: E402
+from bench._rows import row  # noqa: E402
 
 INSERT = """
 INSERT INTO usage_creditentry
@@ -57,7 +61,7 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--members", type=int, default=25)
@@ -65,10 +69,26 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--no-explain", action="store_true")
     parser.add_argument(
+        "--profile", action="store_true", help="cProfile three renders (where the time goes)"
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="time the report's old two grouped queries against the one query, interleaved",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="leave the scratch database (viggle_bench_keep)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            # No server named: a throwaway one, as bin/test starts.
+            os.environ["DATABASE_URL"] = stack.enter_context(_pg.postgres_server())
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> list[dict]:
     django.setup()
     from django.db import connection
 
@@ -80,13 +100,13 @@ def main() -> None:
     t0 = time.perf_counter()
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        run(args, t0)
+        return run(args, t0)
     finally:
         if not args.keep:
             connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def run(args: argparse.Namespace, t0: float) -> None:
+def run(args: argparse.Namespace, t0: float) -> list[dict]:
     from django.core.management import call_command
     from django.db import connection
     from django.db.models import Sum
@@ -202,7 +222,48 @@ def run(args: argparse.Namespace, t0: float) -> None:
             print(f"\n-- {float(query['time']) * 1000:.0f} ms: {query['sql'][:160]}...")
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-                print("\n".join("   " + row[0] for row in cursor.fetchall()))
+                print("\n".join("   " + line[0] for line in cursor.fetchall()))
+    if args.compare:
+        # The report's selectors alone, interleaved in one run: the two grouped queries the
+        # report made before (by member/model/mode, then by day) against the one GROUPING SETS
+        # query of usage_report now. Same rows, same connection, same load.
+        from datetime import date
+
+        first, last = date(args.year, 1, 1), date(args.year, 12, 31)
+        two: list[float] = []
+        one: list[float] = []
+        for _ in range(args.runs):
+            began = time.perf_counter()
+            selectors.usage_by_member_and_model(start=first, end=last)
+            selectors.usage_series(start=first, end=last, group="month")
+            two.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            selectors.usage_report(start=first, end=last, group="month")
+            one.append(time.perf_counter() - began)
+        print(
+            f"  selectors alone, {args.runs} interleaved runs: two grouped queries p50 "
+            f"{1000 * statistics.median(two):.0f} ms / p95 {1000 * percentile(two, 95):.0f} ms; "
+            f"one GROUPING SETS query p50 {1000 * statistics.median(one):.0f} ms / p95 "
+            f"{1000 * percentile(one, 95):.0f} ms"
+        )
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(3):
+            client.get(url)
+        profiler.disable()
+        print("\nprofile of 3 renders (cumulative, top 25):")
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("cumulative").print_stats(25)
+        stats.sort_stats("tottime").print_stats(15)
+    p95 = 1000 * percentile(times, 95)
+    return [
+        row(f"usage report p95, {count / 1e6:g}M ledger rows", p95, "ms", 100, "<"),
+        row("usage report SQL queries per render", len(queries), "", 10, "<="),
+    ]
 
 
 if __name__ == "__main__":

@@ -248,22 +248,7 @@ def usage_by_member_and_model(
     (member, model, mode) over the rollup's days; the groups stay few (members x models x 2
     modes)."""
     source, metrics = _report_rows(start=start, end=end, member_id=member_id)
-    rows = list(source.values("user_id", "model", "mode").annotate(**metrics))
-    # Names in a second, small query: joining users into the big GROUP BY costs more.
-    names = _display_names({row["user_id"] for row in rows})
-    members: dict[int, UsageRow] = {}
-    models: dict[tuple[str, str], UsageRow] = {}
-    for row in rows:
-        member_row = UsageRow.from_values(names[row["user_id"]], row["user_id"], row)
-        key = (row["model"], row["mode"])
-        model_row = UsageRow.from_values(_model_label(*key), key, row)
-        previous = members.get(row["user_id"])
-        members[row["user_id"]] = previous + member_row if previous else member_row
-        models[key] = models[key] + model_row if key in models else model_row
-    return (
-        sorted(members.values(), key=lambda r: (r.label.lower(), r.label)),
-        [models[key] for key in sorted(models)],
-    )
+    return _breakdowns(list(source.values("user_id", "model", "mode").annotate(**metrics)))
 
 
 def usage_by_member(*, start: date, end: date, member_id: int | None = None) -> list[UsageRow]:
@@ -314,20 +299,7 @@ def usage_series(
         .annotate(**metrics)
         .order_by("period")
     )
-    found: dict[date, dict[str, Any]] = {}
-    for row in rows:
-        key = _period_start(row["period"], group)
-        if key in found:
-            found[key] = {name: found[key][name] + row[name] for name in metrics}
-        else:
-            found[key] = row
-    fmt = "%Y-%m-%d" if group == "day" else "%Y-%m"
-    return [
-        UsageRow.from_values(period.strftime(fmt), period, found[period])
-        if period in found
-        else UsageRow(label=period.strftime(fmt), key=period)
-        for period in _periods(start, end, group)
-    ]
+    return _series(list(rows), start=start, end=end, group=group, metrics=list(metrics))
 
 
 def _display_names(ids: set[int]) -> dict[int, str]:
@@ -378,19 +350,105 @@ def _model_label(model: str, mode: str) -> str:
     return f"{model.replace('_', ' ')} · {CreditEntry.Mode(mode).label.lower()}"
 
 
+# Both breakdowns of a report in one pass over the rollup: GROUPING SETS aggregates the same
+# scanned rows by (member, model, mode) and by day at once (two grouped queries read them twice).
+_ROLLUP_BOTH = """
+SELECT GROUPING(day) AS by_key, user_id, model, mode, day,
+       COALESCE(SUM(credits), 0), COALESCE(SUM(output_seconds), 0.0), COALESCE(SUM(renders), 0),
+       COALESCE(SUM(released_jobs), 0), COALESCE(SUM(released_credits), 0),
+       COALESCE(SUM(characters), 0)
+FROM {table}
+WHERE day >= %s AND day <= %s {member}
+GROUP BY GROUPING SETS ((user_id, model, mode), (day))
+"""
+_METRIC_NAMES = list(_DAY_METRICS)
+
+
+def _rollup_both(
+    *, start: date, end: date, member_id: int | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows by member/model/mode, rows by day) of the rollup over [start, end], one query."""
+    from django.db import connection
+
+    sql = _ROLLUP_BOTH.format(
+        table=connection.ops.quote_name(UsageDay._meta.db_table),
+        member="AND user_id = %s" if member_id is not None else "",
+    )
+    params: list[Any] = [start, end] + ([member_id] if member_id is not None else [])
+    by_key: list[dict[str, Any]] = []
+    by_day: list[dict[str, Any]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for grouping, user_id, model, mode, day, *metrics in cursor.fetchall():
+            values = dict(zip(_METRIC_NAMES, metrics, strict=True))
+            if grouping:  # day rolled up: a (member, model, mode) row
+                by_key.append({"user_id": user_id, "model": model, "mode": mode, **values})
+            else:
+                by_day.append({"period": day, **values})
+    return by_key, by_day
+
+
+def _breakdowns(rows: list[dict[str, Any]]) -> tuple[list[UsageRow], list[UsageRow]]:
+    """Per-member and per-(model, mode) rows from rows grouped by (member, model, mode)."""
+    names = _display_names({row["user_id"] for row in rows})
+    members: dict[int, UsageRow] = {}
+    models: dict[tuple[str, str], UsageRow] = {}
+    for row in rows:
+        member_row = UsageRow.from_values(names[row["user_id"]], row["user_id"], row)
+        key = (row["model"], row["mode"])
+        model_row = UsageRow.from_values(_model_label(*key), key, row)
+        previous = members.get(row["user_id"])
+        members[row["user_id"]] = previous + member_row if previous else member_row
+        models[key] = models[key] + model_row if key in models else model_row
+    return (
+        sorted(members.values(), key=lambda r: (r.label.lower(), r.label)),
+        [models[key] for key in sorted(models)],
+    )
+
+
+def _series(
+    rows: list[dict[str, Any]], *, start: date, end: date, group: Group, metrics: list[str]
+) -> list[UsageRow]:
+    """One row per day or month of [start, end], empty periods included, from grouped rows
+    carrying a ``period`` (a day, or a time cut in the site's time zone)."""
+    found: dict[date, dict[str, Any]] = {}
+    for row in rows:
+        key = _period_start(row["period"], group)
+        if key in found:
+            found[key] = {name: found[key][name] + row[name] for name in metrics}
+        else:
+            found[key] = row
+    fmt = "%Y-%m-%d" if group == "day" else "%Y-%m"
+    return [
+        UsageRow.from_values(period.strftime(fmt), period, found[period])
+        if period in found
+        else UsageRow(label=period.strftime(fmt), key=period)
+        for period in _periods(start, end, group)
+    ]
+
+
 def usage_report(
     *, start: date, end: date, group: Group, member_id: int | None = None
 ) -> UsageReport:
-    """Everything the usage page and its CSV show: two grouped queries over the rollup and one
-    for the members' names, whatever the number of ledger rows."""
-    by_member, by_model = usage_by_member_and_model(start=start, end=end, member_id=member_id)
+    """Everything the usage page and its CSV show: on Postgres with the rollup, one grouped
+    query (GROUPING SETS) for both breakdowns and one for the members' names, whatever the
+    number of ledger rows; elsewhere two grouped queries."""
+    from django.db import connection
+
+    if _rollup_applies() and connection.vendor == "postgresql":
+        by_key, by_day = _rollup_both(start=start, end=end, member_id=member_id)
+        by_member, by_model = _breakdowns(by_key)
+        series = _series(by_day, start=start, end=end, group=group, metrics=_METRIC_NAMES)
+    else:
+        by_member, by_model = usage_by_member_and_model(start=start, end=end, member_id=member_id)
+        series = usage_series(start=start, end=end, group=group, member_id=member_id)
     return UsageReport(
         start=start,
         end=end,
         group=group,
         member_id=member_id,
         by_member=by_member,
-        series=usage_series(start=start, end=end, group=group, member_id=member_id),
+        series=series,
         by_model=by_model,
     )
 
