@@ -38,24 +38,27 @@ def test_an_email_when_a_render_finishes_and_the_digest_lists_the_day(
     assert done.subject == "Render complete: hero × dance"
     assert f"/renders/{job.public_id}/" in done.body
 
-    # A second render that fails upstream.
-    viggle_sim.fault("500", count=None, path_prefix="/api/render", method="POST")
+    # A second render that Viggle fails.
+    viggle_sim.set(fail_next_jobs=1)
     response = api_render(api, tmp_path, model="V3_Preview")
-    failed = RenderJob.objects.exclude(pk=job.pk).get()
-    viggle_sim.clear_faults()
-    failed = drive(failed)
-    assert failed.status in ("failed", "attention"), failed.status
+    failed = drive(RenderJob.objects.get(public_id=response.json()["job_id"]))
+    assert failed.status == "failed"
+    deliver()
+    assert mail.outbox[1].subject == "Render failed: hero × dance"
 
     mail.outbox.clear()
     assert tasks.digest_send() == 1
     assert tasks.digest_send() == 0  # once a day
     deliver()
-    subjects = [m.subject for m in mail.outbox]
-    digest = next(m for m in mail.outbox if m.subject.startswith("Your Viggle Studio day"))
+    assert len(mail.outbox) == 1
+    digest = mail.outbox[0]
     assert digest.to == [member.email]
-    assert "Render hero × dance: Complete" in digest.body
-    assert "/renders/" in digest.body
-    assert digest.subject == f"Your Viggle Studio day: {digest.body.count('- ')} finished", subjects
+    assert digest.subject == "Your Viggle Studio day: 2 finished"
+    lines = [line for line in digest.body.splitlines() if line.startswith("- ")]
+    assert len(lines) == 2
+    assert lines[0].startswith("- Render hero × dance: Complete (")
+    assert lines[1].startswith("- Render hero × dance: Failed (")
+    assert digest.body.rstrip().endswith("/renders/")
 
 
 def test_no_email_without_the_preference(api, member_client, viggle_sim, tmp_path, media_root):

@@ -173,7 +173,6 @@ def resource_submit(*, resource_id: int) -> None:
 
 
 def _finish(resource_id: int, status: str, message: str = "") -> None:
-    _announce(resource_id, status)
     ViggleResource.objects.filter(pk=resource_id).update(
         status=status,
         error_message=public_message(message),
@@ -182,6 +181,8 @@ def _finish(resource_id: int, status: str, message: str = "") -> None:
         next_poll_at=None,
         updated_at=timezone.now(),
     )
+    # After the write: outside a transaction on_commit runs at once, and receivers read the row.
+    _announce(resource_id, status)
 
 
 def _announce(resource_id: int, status: str) -> None:
