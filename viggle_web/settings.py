@@ -352,6 +352,8 @@ EXPORT_THREADS = env_int("EXPORT_THREADS", 2, minimum=1)
 
 # Batch renders: at most this many renders (characters x motions) in one batch.
 BATCH_MAX_RENDERS = env_int("BATCH_MAX_RENDERS", 100, minimum=1)
+# Share links: days a link lasts when the member does not choose (chosen at creation).
+SHARE_LINK_DEFAULT_DAYS = env_int("SHARE_LINK_DEFAULT_DAYS", 7, minimum=1)
 
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -46,6 +46,7 @@ ROLES = ("anon", "owner", "other", "admin")
 #   B  let in, but the (empty) input refused: 400 (a form re-rendered with its errors, or an
 #      API's validation error): the request passed the access check and reached the handler
 #   F  403                            N  404                         M  405
+#   G  410 (a share link that is not, or no longer, valid)
 ALLOWED = {200, 201, 204, 206}
 
 
@@ -136,6 +137,12 @@ EXPECTED: dict[str, Expect] = {
     "batches:zip": _e("L A A A", "L M M M", public_id="batch_id"),
     # the world's asset is an upload, not a render's result: nobody can approve it
     "batches:result_approve": _e("L M M M", "L F F F", pk="asset_id"),
+    "batches:share_create": _e("L M M M", "L N N N", pk="asset_id"),
+    "batches:shares": _e("L A A A", "L M M M"),
+    "batches:share_revoke": _e("L M M M", "L N N N", pk="asset_id"),
+    # public share pages: a token that is not a signed link is "no longer shared" (410)
+    "batches:shared": _e("G G G G", "M M M M", token="missing"),
+    "batches:shared_video": _e("G G G G", "M M M M", token="missing"),
     # POST /api/batches takes a token, never a session (tests/batches/test_batch_api.py)
     "api_batches": _e("U U U U", "U U U U"),
     # usage: each member sees only their own report; budgets are admin-only
@@ -273,7 +280,7 @@ def _classify(response) -> str:
         return "L" if response["Location"].startswith("/login/") else "A"
     if status in ALLOWED:
         return "A"
-    return {400: "B", 401: "U", 403: "F", 404: "N", 405: "M"}.get(status, str(status))
+    return {400: "B", 401: "U", 403: "F", 404: "N", 405: "M", 410: "G"}.get(status, str(status))
 
 
 def _close(response) -> None:

@@ -4,6 +4,7 @@ import re
 import uuid
 
 from django import forms
+from django.conf import settings
 
 from viggle_web.assets.models import Asset
 from viggle_web.renders.models import RenderJob
@@ -62,3 +63,15 @@ class RetryForm(forms.Form):
 
 class StreamForm(forms.Form):
     since = forms.CharField(required=False, max_length=64)
+
+
+class ShareForm(forms.Form):
+    days = forms.IntegerField(
+        min_value=1,
+        max_value=90,
+        required=False,
+        error_messages={"min_value": "Choose 1 to 90 days.", "max_value": "Choose 1 to 90 days."},
+    )
+
+    def clean_days(self) -> int:
+        return self.cleaned_data.get("days") or settings.SHARE_LINK_DEFAULT_DAYS

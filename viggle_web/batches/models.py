@@ -81,3 +81,27 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"result of {self.job_id}"
+
+
+def new_share_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ShareLink(models.Model):
+    """A link for someone outside the team to one result: signed (the URL carries the key and
+    its signature), with an expiry chosen at creation, revocable."""
+
+    key = models.CharField(max_length=64, unique=True, default=new_share_key, editable=False)
+    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="share_links")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"share link {self.pk}"

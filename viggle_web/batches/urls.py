@@ -8,6 +8,12 @@ urlpatterns = [
     path("", views.batch_list, name="list"),
     path("new/", views.batch_new, name="new"),
     path("results/<int:pk>/approve/", views.result_approve, name="result_approve"),
+    path("results/<int:pk>/share/", views.share_create, name="share_create"),
+    path("shares/", views.share_list, name="shares"),
+    path("shares/<int:pk>/revoke/", views.share_revoke, name="share_revoke"),
+    # Public: the signed link is the credential (login_not_required on the views).
+    path("shared/<str:token>/", views.shared_page, name="shared"),
+    path("shared/<str:token>/video/", views.shared_video, name="shared_video"),
     path("<pubid:public_id>/", views.batch_detail, name="detail"),
     path("<pubid:public_id>/stream/", views.batch_stream, name="stream"),
     path("<pubid:public_id>/cancel/", views.batch_cancel, name="cancel"),

@@ -6,6 +6,7 @@ changing one takes its owner or an admin."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -17,10 +18,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from viggle_web.assets.models import Asset
-from viggle_web.batches import results, selectors, services
-from viggle_web.batches.forms import BatchForm, RetryForm, StreamForm
-from viggle_web.batches.models import Batch
+from viggle_web.batches import results, selectors, services, shares
+from viggle_web.batches.forms import BatchForm, RetryForm, ShareForm, StreamForm
+from viggle_web.batches.models import Batch, Result, ShareLink
 from viggle_web.batches.zipstream import ZipMember, zip_response
+from viggle_web.core.files import serve_file
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
 from viggle_web.usage.selectors import budget_status
@@ -215,6 +217,80 @@ def result_approve(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         return redirect(target)
     return redirect("gallery:detail", asset.pk)
+
+
+@require_POST
+def share_create(request: HttpRequest, pk: int) -> HttpResponse:
+    result = get_object_or_404(Result.objects.select_related("job"), asset_id=pk)
+    form = ShareForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("days", ["Choose 1 to 90 days."])))
+        return redirect("gallery:detail", pk)
+    try:
+        link = shares.share_create(
+            result=result, actor=request.user, days=form.cleaned_data["days"]
+        )
+    except shares.ShareRefused as exc:
+        raise PermissionDenied(exc.message)
+    messages.success(request, "Share link made: copy it from the list below.")
+    return redirect(f"{reverse('batches:shares')}#share-{link.pk}")
+
+
+@require_GET
+def share_list(request: HttpRequest) -> HttpResponse:
+    links = list(shares.shares_visible(user=request.user)[:200])
+    rows = [
+        {
+            "link": link,
+            "url": request.build_absolute_uri(
+                reverse("batches:shared", args=[shares.share_token(link)])
+            ),
+        }
+        for link in links
+    ]
+    return render(request, "batches/shares.html", {"rows": rows, "now": timezone.now()})
+
+
+@require_POST
+def share_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    link = get_object_or_404(ShareLink, pk=pk)
+    try:
+        shares.share_revoke(link=link, actor=request.user)
+    except shares.ShareRefused as exc:
+        raise PermissionDenied(exc.message)
+    messages.success(request, "Link revoked: it now says the video is no longer shared.")
+    return redirect("batches:shares")
+
+
+def _gone(request: HttpRequest) -> HttpResponse:
+    return render(request, "batches/shared_gone.html", status=410)
+
+
+@login_not_required
+@require_GET
+def shared_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The public page of a share link: a player and a download, nothing else."""
+    opened = shares.share_open(token=token, what="page")
+    if opened is None:
+        return _gone(request)
+    return render(request, "batches/shared.html", {"token": token, "title": opened.title})
+
+
+@login_not_required
+@require_GET
+def shared_video(request: HttpRequest, token: str) -> HttpResponse:
+    opened = shares.share_open(token=token, what="video")
+    if opened is None:
+        return _gone(request)
+    return serve_file(
+        request,
+        name=opened.file_name,
+        storage=opened.storage,
+        content_type="video/mp4",
+        filename="shared-video.mp4",
+        attachment=request.GET.get("download") == "1",
+        cache_control="private, no-store",
+    )
 
 
 @require_GET

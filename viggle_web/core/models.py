@@ -20,6 +20,9 @@ class AuditEvent(models.Model):
         ASSET_ARCHIVED = "asset_archived", "Asset archived"
         JOB_FILES_DELETED = "job_files_deleted", "Render files deleted"
         RENDER_SEND_RESOLVED = "render_send_resolved", "Unknown render send resolved"
+        SHARE_CREATED = "share_created", "Share link created"
+        SHARE_OPENED = "share_opened", "Share link opened"
+        SHARE_REVOKED = "share_revoked", "Share link revoked"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
