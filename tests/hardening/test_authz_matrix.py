@@ -127,6 +127,14 @@ EXPECTED: dict[str, Expect] = {
     "renders:rerun": _e("L M M M", "L B B B", public_id="job_id"),
     "renders:delete_files": _e("L M M M", "L A F A", public_id="job_id"),
     "renders:download": _e("L A A A", "L M M M", public_id="job_id", query="?file=output"),
+    # settling a send of unknown outcome is for admins only; their empty form is refused (400)
+    "renders:resolve": _e("L M M M", "L F F B", public_id="job_id"),
+    # alpha exports on the job page: asking needs the owner or an admin (an empty form comes
+    # back to the page with its message); following them is for the team like the job page;
+    # the world's render is opaque, so it has no export file to download (404 once let in)
+    "exports:request": _e("L M M M", "L A F A", public_id="job_id"),
+    "exports:stream": _e("L A A A", "L M M M", public_id="job_id", query="?since=x"),
+    "exports:download": _e("L N N N", "L M M M", public_id="job_id", fmt="export_format"),
     # batches: shared for reading like renders; cancel/retry need the owner or an admin
     "batches:list": _e("L A A A", "L M M M"),
     "batches:new": _e("L A A A", "L B B B"),
@@ -167,6 +175,9 @@ EXPECTED: dict[str, Expect] = {
     "gateway:scene_import": _e("M M M M", "U B B B"),
     "gateway:scene_detail": _e("U A N A", "M M M M", "U A N A", scene_id="scene_id"),
     "gateway:credits": _e("U A A A", "M M M M"),
+    # the exports of an API render: listed for every token holder (the team reads renders);
+    # asking for one needs the owner's or an admin's token, and then a format (400 without)
+    "gateway:render_exports": _e("U A A A", "U B F B", job_id="api_job_id"),
     "gateway:signed_download": _e("A A A A", "M M M M", token="signed_token"),
     "gateway:openapi": _e("A A A A", "M M M M"),
     # notifications and webhooks: each member their own; an endpoint and its deliveries are its
@@ -255,6 +266,7 @@ def _world(admin_user, member, other_member, files) -> SimpleNamespace:
         stream_query=f"?jobs={job.public_id}&view=row",
         member_query=f"?member={member.pk}",
         missing="does-not-exist",
+        export_format="webm",
         missing_cdn="nothing/here.mp4",
     )
 

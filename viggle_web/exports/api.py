@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from viggle_web.accounts.models import User
@@ -73,11 +74,11 @@ def render_exports(request: HttpRequest, user: User, job_id: str) -> HttpRespons
     absolute = request.build_absolute_uri
     if request.method == "GET":
         return JsonResponse({"job_id": job.public_id, "exports": exports_payload(job, absolute)})
-    fmt = _requested_format(request)
-    if not user.may_manage(job.owner_id):
+    if not user.may_manage(job.owner_id):  # access first: a refusal says nothing of the body
         raise ApiError(
             errors.FORBIDDEN, "Only the member who started this job or an admin can export it"
         )
+    fmt = _requested_format(request)
     try:
         export = services.export_request(job=job, actor=user, fmt=fmt)
     except services.ExportRefused as exc:
@@ -93,3 +94,12 @@ def export_download_target(*, job_public_id: str, fmt: str) -> Export | None:
         .exclude(file="")
         .first()
     )
+
+
+def export_download(ident: str, which: str) -> tuple[FieldFile, str, str] | None:
+    """The gateway's signed link of kind "export" (job public id, format): the file, its name
+    and type (registered with gateway.registry)."""
+    export = export_download_target(job_public_id=ident, fmt=which)
+    if export is None:
+        return None
+    return export.file, export.filename, export.content_type

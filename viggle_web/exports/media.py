@@ -346,12 +346,74 @@ def _frames(container, what: str, error: type[ExportFailed]) -> Iterator[av.Vide
         raise error(f"The {what} is damaged ({_short(exc)}).")
 
 
+STILL_SIZE = 960
+
+
 def _still(frame: av.VideoFrame) -> bytes:
-    image = Image.fromarray(frame.reformat(format="rgba").to_ndarray(), "RGBA")
-    image.thumbnail((960, 960))
+    """A PNG of the frame fitted within STILL_SIZE, scaled by swscale straight to RGBA at that
+    size (a full-size RGBA copy of a 1080p frame and its PIL image cost ~20 MB at the peak)."""
+    scale = min(1.0, STILL_SIZE / max(frame.width, frame.height))
+    width, height = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+    small = frame.reformat(width=width, height=height, format="rgba")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    Image.fromarray(small.to_ndarray(), "RGBA").save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class _Source:
+    width: int
+    height: int
+    rate: Fraction
+    total: int  # frames, 0 when the container does not say
+
+
+def _probe(container) -> _Source:
+    stream = container.streams.video[0]
+    rate = Fraction(stream.average_rate or stream.guessed_rate or 25).limit_denominator(1001)
+    total = stream.frames or 0
+    if not total and stream.duration and stream.time_base:
+        total = round(float(stream.duration * stream.time_base) * float(rate))
+    return _Source(stream.codec_context.width, stream.codec_context.height, rate, total)
+
+
+def _alpha_pass(
+    mask: IO[bytes] | str,
+    spool: IO[bytes],
+    source: _Source,
+    *,
+    still_at: int,
+    threads: int,
+    on_progress: Progress | None,
+) -> tuple[int, np.ndarray | None]:
+    """WebM's first pass: the mask's alpha planes encoded into ``spool``. Its decoder, encoder and
+    frames are all released when this returns (the second pass holds only its own)."""
+    still_alpha: np.ndarray | None = None
+    mask_in = _open(mask, "mask video", MaskBroken)
+    with (
+        contextlib.closing(mask_in),
+        contextlib.closing(_frames(mask_in, "mask video", MaskBroken)) as masks,
+    ):
+
+        def alphas() -> Iterator[np.ndarray]:
+            nonlocal still_alpha
+            for index, matte in enumerate(itertools.islice(masks, source.total or None)):
+                alpha = mask_to_alpha(matte, source.width, source.height)
+                if index == still_at:
+                    still_alpha = alpha.copy()
+                yield alpha
+
+        total = source.total
+        count = encode_alpha_stream(
+            alphas(),
+            spool,
+            rate=source.rate,
+            width=source.width,
+            height=source.height,
+            threads=threads,
+            on_frame=(lambda n: on_progress(n, 2 * max(total, n))) if on_progress else None,
+        )
+    return count, still_alpha
 
 
 def combine(
@@ -366,60 +428,90 @@ def combine(
     """Write ``video`` + ``mask`` as one file with alpha at the path ``out``.
 
     Raises MaskBroken when the mask is unreadable, damaged or shorter than the video, and
-    ExportFailed for an unreadable video; the inputs are only read."""
-    video_in = _open(video, "result video", ExportFailed)
-    try:
-        mask_in = _open(mask, "mask video", MaskBroken)
-    except MaskBroken:
-        video_in.close()
-        raise
-    writer = None
-    stack = contextlib.ExitStack()
-    try:
-        stream = video_in.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        rate = Fraction(stream.average_rate or stream.guessed_rate or 25).limit_denominator(1001)
-        total = stream.frames or 0
-        if not total and stream.duration and stream.time_base:
-            total = round(float(stream.duration * stream.time_base) * float(rate))
-        still_at = min(total // 2, 12)
-        masks = _frames(mask_in, "mask video", MaskBroken)
-        alphas = (mask_to_alpha(matte, width, height) for matte in masks)
+    ExportFailed for an unreadable video; the inputs are only read.
+
+    Memory (bench/exports.py): at most one encoder and one decoder are open at a time for WebM.
+    The video is probed and closed before the alpha pass (opening a container decodes a few
+    frames to probe it, which keeps a decoder and its frame pool), and the alpha pass's decoder
+    and encoder are gone before the colour pass opens the video again."""
+    probe = _open(video, "result video", ExportFailed)
+    with contextlib.closing(probe):
+        source = _probe(probe)
+    del probe
+    still_at = min(source.total // 2, 12)
+    with contextlib.ExitStack() as stack:
         spool = None
-        passes = 1
-        still_alpha: np.ndarray | None = None
+        mask_in = None
         mask_frames = 0
+        still_alpha: np.ndarray | None = None
         if fmt == "webm":
             # First pass: the alpha stream alone (one VP9 encoder alive at a time). The second
             # pass reads no mask: a missing alpha packet means the mask was too short.
-            passes = 2
             spool = stack.enter_context(tempfile.TemporaryFile(prefix="viggle-alpha-"))
-
-            def keep_still(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-                nonlocal still_alpha
-                for index, alpha in enumerate(frames):
-                    if index == still_at:
-                        still_alpha = alpha.copy()
-                    yield alpha
-
-            mask_frames = encode_alpha_stream(
-                keep_still(itertools.islice(alphas, total or None)),
-                spool,
-                rate=rate,
-                width=width,
-                height=height,
-                threads=threads,
-                on_frame=(lambda n: on_progress(n, 2 * max(total, n))) if on_progress else None,
+            mask_frames, still_alpha = _alpha_pass(
+                mask, spool, source, still_at=still_at, threads=threads, on_progress=on_progress
             )
-            mask_in.close()
-            alphas = iter(())
-        writer = _writer(
-            fmt, out, rate=rate, width=width, height=height, threads=threads, spool=spool
+        else:
+            mask_in = stack.enter_context(contextlib.closing(_open(mask, "mask video", MaskBroken)))
+        _rewind(video)
+        video_in = stack.enter_context(
+            contextlib.closing(_open(video, "result video", ExportFailed))
         )
-        count = 0
-        still: bytes | None = None
-        for frame in _frames(video_in, "result video", ExportFailed):
-            if spool is None:
+        alphas: Iterator[np.ndarray] = iter(())
+        if mask_in is not None:
+            masks = stack.enter_context(
+                contextlib.closing(_frames(mask_in, "mask video", MaskBroken))
+            )
+            alphas = (mask_to_alpha(matte, source.width, source.height) for matte in masks)
+        frames = stack.enter_context(
+            contextlib.closing(_frames(video_in, "result video", ExportFailed))
+        )
+        return _second_pass(
+            frames,
+            alphas if mask_in is not None else None,
+            _writer(
+                fmt,
+                out,
+                rate=source.rate,
+                width=source.width,
+                height=source.height,
+                threads=threads,
+                spool=spool,
+            ),
+            source,
+            passes=2 if spool is not None else 1,
+            mask_frames=mask_frames,
+            still_at=still_at,
+            still_alpha=still_alpha,
+            on_progress=on_progress,
+        )
+
+
+def _rewind(source: IO[bytes] | str) -> None:
+    if not isinstance(source, str):
+        source.seek(0)
+
+
+def _second_pass(
+    frames: Iterator[av.VideoFrame],
+    alphas: Iterator[np.ndarray] | None,
+    writer,
+    source: _Source,
+    *,
+    passes: int,
+    mask_frames: int,
+    still_at: int,
+    still_alpha: np.ndarray | None,
+    on_progress: Progress | None,
+) -> Result:
+    """Feed the video's frames (with the mask's alpha when ``alphas`` is given; WebM's alpha is
+    in the spool already) to ``writer``."""
+    total = source.total
+    count = 0
+    still: bytes | None = None
+    try:
+        for frame in frames:
+            if alphas is not None:
                 alpha = next(alphas, None)
                 if alpha is None:
                     raise MaskBroken(_too_short(count, total))
@@ -437,21 +529,17 @@ def combine(
                 on_progress(done, passes * max(total, count))
         if count == 0:
             raise ExportFailed("No picture could be decoded from the result video.")
-        writer.close()
-        writer = None
-        return Result(
-            frames=count,
-            duration_seconds=round(count / float(rate), 6),
-            width=width,
-            height=height,
-            still_png=still,
-        )
-    finally:
-        if writer is not None:
-            writer.abort()
-        mask_in.close()
-        video_in.close()
-        stack.close()
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return Result(
+        frames=count,
+        duration_seconds=round(count / float(source.rate), 6),
+        width=source.width,
+        height=source.height,
+        still_png=still,
+    )
 
 
 def _too_short(frames: int, total: int) -> str:

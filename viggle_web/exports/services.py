@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
+from viggle_web.core.messages import public_message
 from viggle_web.exports import media
 from viggle_web.exports.models import Export
 from viggle_web.renders.models import RenderJob
@@ -172,6 +173,15 @@ def export_plan(*, job: RenderJob, actor: User, formats: list[str] | None = None
 # --- reacting to the render (signals from viggle_web.renders.signals) ----------------------------
 
 
+def on_job_submitted(
+    sender: object, *, job: RenderJob, actor: User, options: dict[str, object], **kwargs: object
+) -> None:
+    """The render form started a job (renders.signals.job_submitted): plan the alpha exports the
+    member ticked ("also make alpha exports"), as waiting exports."""
+    if options.get("alpha_exports"):
+        export_plan(job=job, actor=actor)
+
+
 def on_job_completed(sender: object, *, job_id: int, **kwargs: object) -> None:
     """The render is complete (sent after its commit): start the exports that waited for it."""
     with transaction.atomic():
@@ -237,10 +247,12 @@ def _mine(export_id: int, owner: str):
 
 
 def _fail(*, export_id: int, owner: str, reason: str, job_public_id: str) -> None:
+    """Store the export as failed; ``reason`` goes through public_message (a decoder's or an
+    encoder's text may carry a path)."""
     with transaction.atomic():
         _mine(export_id, owner).update(
             status=Export.Status.FAILED,
-            error_message=reason[:500],
+            error_message=public_message(reason),
             lease_owner="",
             lease_until=None,
             completed_at=timezone.now(),
@@ -335,7 +347,7 @@ def export_make(*, export_id: int, owner: str) -> None:
         return
     except Exception as exc:  # an encoder refusing, a full disk: say so, never leave it running
         logger.exception("Export %s of %s failed", export.format, pid)
-        _fail(**fail, reason=f"The export could not be made ({type(exc).__name__}: {exc})"[:500])
+        _fail(**fail, reason=f"The export could not be made ({type(exc).__name__}: {exc})")
         return
     else:
         _save(export_id=export_id, owner=owner, path=out_path, result=result, job_public_id=pid)

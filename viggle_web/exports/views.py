@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from viggle_web.core.files import serve_file
 from viggle_web.exports import selectors, services
 from viggle_web.exports.forms import ExportFileForm, ExportRequestForm, ExportStreamForm
 from viggle_web.exports.models import Export
@@ -63,8 +64,6 @@ def export_request(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_GET
 def export_download(request: HttpRequest, public_id: str, fmt: str) -> HttpResponse:
-    from viggle_web.assets.views import _serve  # the Range-capable file server
-
     job = _get_job_for_user(request, public_id)
     form = ExportFileForm(request.GET)
     if not form.is_valid():
@@ -75,13 +74,21 @@ def export_download(request: HttpRequest, public_id: str, fmt: str) -> HttpRespo
     if form.cleaned_data["file"] == "still":
         if not export.still:
             raise Http404("This export has no still.")
-        return _serve(request, export.still.name, "image/png", f"{job.public_id}-alpha.png")
+        return serve_file(
+            request,
+            name=export.still.name,
+            content_type="image/png",
+            filename=f"{job.public_id}-alpha.png",
+        )
     if not export.file:
         raise Http404("This export's file was deleted.")
-    response = _serve(request, export.file.name, export.content_type, export.filename)
-    if request.GET.get("inline") != "1":
-        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    return response
+    return serve_file(
+        request,
+        name=export.file.name,
+        content_type=export.content_type,
+        filename=export.filename,
+        attachment=request.GET.get("inline") != "1",
+    )
 
 
 @require_GET
