@@ -398,7 +398,10 @@ def fetch_to_file(
 def url_check(url: str) -> str:
     """Refuse a URL a server-side request may not go to (scheme, host, addresses), before it is
     stored: the same rules as fetches. Returns the URL, stripped."""
-    vetted_addresses(_parse(url))
+    try:
+        vetted_addresses(_parse(url))
+    except (ValueError, OSError):  # a host the resolver cannot even take (a NUL byte, ...)
+        raise FetchError("the URL is not valid")
     return url.strip()
 
 

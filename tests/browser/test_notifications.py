@@ -1,0 +1,86 @@
+"""Browser notifications: a member who switched them on (the notifications page) and granted the
+browser's permission is notified when their render finishes, fed by the renders list's live
+stream. The worker is a real qcluster process and Viggle is the simulator over HTTP;
+window.Notification is wrapped in an init script to record what the page raised."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.media_factory import make_mp4, make_png
+from tests.viggle_fixtures import *  # noqa: F403
+from tests.workers import QCluster
+from viggle_web.gateway.services import token_create
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+RECORD = """
+(() => {
+  window.__notifications = [];
+  const Real = window.Notification;
+  function Recorded(title, options) {
+    window.__notifications.push({ title: title, body: (options || {}).body || "" });
+    return new Real(title, options);
+  }
+  Recorded.requestPermission = Real.requestPermission.bind(Real);
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  window.Notification = Recorded;
+})();
+"""
+
+
+def test_a_finished_render_raises_a_browser_notification(
+    browser, live_server, viggle_sim, member, password, tmp_path, media_root
+):
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=live_server.url)
+    context.add_init_script(RECORD)
+    page = context.new_page()
+    token = token_create(user=member, name="script").raw
+    viggle_sim.set_speed(2.0)
+    worker = QCluster("notify-browser").start()
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill("bob")
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/")
+
+        # Opt in on the notifications page.
+        page.goto(f"{live_server.url}/notifications/")
+        page.get_by_label("Browser notifications when my render").check()
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".notice-success")).to_contain_text("saved")
+        page.get_by_role("button", name="Send a test notification").click()
+        expect(page.locator("[data-notify-permission]")).to_have_text(
+            "A test notification was sent."
+        )
+
+        page.goto(f"{live_server.url}/renders/")
+        assert page.evaluate("window.__notifications.length") >= 0
+        with (
+            open(make_png(tmp_path / "hero.png"), "rb") as image,
+            open(make_mp4(tmp_path / "walk.mp4", seconds=2.0), "rb") as video,
+        ):
+            response = httpx.post(
+                f"{live_server.url}/api/render",
+                headers={"Authorization": f"Bearer {token}"},
+                files={"ref_image": image, "driving_video": video},
+                timeout=60,
+            )
+        assert response.status_code == 200, response.text
+        row = page.locator(f"#job-{response.json()['job_id']}")
+        expect(row).to_have_attribute("data-status", "complete", timeout=90_000)
+        page.wait_for_function(
+            "window.__notifications.some(n => n.title.includes('render complete'))",
+            timeout=10_000,
+        )
+        raised = page.evaluate("window.__notifications")
+        done = [n for n in raised if "render complete" in n["title"]]
+        assert len(done) == 1, raised  # once, not again on later swaps
+        assert "hero" in done[0]["body"] and "walk" in done[0]["body"]
+    finally:
+        worker.stop()
+        context.close()
