@@ -151,6 +151,11 @@ EXPECTED: dict[str, Expect] = {
     # public share pages: a token that is not a signed link is "no longer shared" (410)
     "batches:shared": _e("G G G G", "M M M M", token="missing"),
     "batches:shared_video": _e("G G G G", "M M M M", token="missing"),
+    # collections: the team's; the world has none, so a named one is not found (404)
+    "batches:collections": _e("L A A A", "L B B B"),
+    "batches:collection": _e("L N N N", "L N N N", pk="asset_id"),
+    "batches:collection_remove": _e("L M M M", "L N N N", pk="asset_id", asset_pk="asset_id"),
+    "batches:collection_delete": _e("L M M M", "L N N N", pk="asset_id"),
     # POST /api/batches takes a token, never a session (tests/batches/test_batch_api.py)
     "api_batches": _e("U U U U", "U U U U"),
     # usage: each member sees only their own report; budgets are admin-only

@@ -36,8 +36,31 @@ def gallery_show_register(name: str, label: str, apply: GalleryShow) -> None:
     _gallery_shows[name] = (label, apply)
 
 
+ShowChoices = Callable[[], list[tuple[str, str]]]
+ShowApply = Callable[[str, QuerySet[Asset]], QuerySet[Asset] | None]
+# Show filters whose values come from rows (batches: one per collection): the source lists its
+# choices and narrows the assets for a value it knows (None for a value that is not its own).
+_gallery_show_sources: list[tuple[ShowChoices, ShowApply]] = []
+
+
+def gallery_show_source_register(choices: ShowChoices, apply: ShowApply) -> None:
+    if (choices, apply) not in _gallery_show_sources:
+        _gallery_show_sources.append((choices, apply))
+
+
 def gallery_show_choices() -> list[tuple[str, str]]:
-    return [(name, label) for name, (label, _) in _gallery_shows.items()]
+    fixed = [(name, label) for name, (label, _) in _gallery_shows.items()]
+    return fixed + [choice for choices, _ in _gallery_show_sources for choice in choices()]
+
+
+def _gallery_show(show: str, assets: QuerySet[Asset]) -> QuerySet[Asset]:
+    if show in _gallery_shows:
+        return _gallery_shows[show][1](assets)
+    for _, apply in _gallery_show_sources:
+        narrowed = apply(show, assets)
+        if narrowed is not None:
+            return narrowed
+    return assets
 
 
 def assets_for_cards(*, user: User) -> QuerySet[Asset]:
@@ -71,8 +94,8 @@ def asset_list(
     show: str = "",
 ) -> QuerySet[Asset]:
     assets = assets_for_cards(user=user)
-    if show in _gallery_shows:
-        assets = _gallery_shows[show][1](assets)
+    if show:
+        assets = _gallery_show(show, assets)
     if not include_archived:
         assets = assets.filter(archived_at__isnull=True)
     if q:

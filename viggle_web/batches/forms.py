@@ -75,3 +75,18 @@ class ShareForm(forms.Form):
 
     def clean_days(self) -> int:
         return self.cleaned_data.get("days") or settings.SHARE_LINK_DEFAULT_DAYS
+
+
+class CollectionForm(forms.Form):
+    name = forms.CharField(max_length=100, strip=True)
+
+
+class CollectionAddForm(forms.Form):
+    assets = forms.ModelMultipleChoiceField(
+        queryset=Asset.objects.filter(archived_at__isnull=True),
+        error_messages={"required": "Tick at least one asset."},
+    )
+
+
+class MonthForm(forms.Form):
+    month = forms.DateField(required=False, input_formats=["%Y-%m"])

@@ -105,3 +105,20 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         return f"share link {self.pk}"
+
+
+class Collection(models.Model):
+    """A named group of gallery assets and results (a campaign, a client), shared by the team."""
+
+    name = models.CharField(max_length=100, unique=True)
+    assets = models.ManyToManyField("assets.Asset", blank=True, related_name="collections")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -10,6 +10,14 @@ urlpatterns = [
     path("results/<int:pk>/approve/", views.result_approve, name="result_approve"),
     path("results/<int:pk>/share/", views.share_create, name="share_create"),
     path("shares/", views.share_list, name="shares"),
+    path("collections/", views.collection_list, name="collections"),
+    path("collections/<int:pk>/", views.collection_detail, name="collection"),
+    path(
+        "collections/<int:pk>/remove/<int:asset_pk>/",
+        views.collection_remove,
+        name="collection_remove",
+    ),
+    path("collections/<int:pk>/delete/", views.collection_delete, name="collection_delete"),
     path("shares/<int:pk>/revoke/", views.share_revoke, name="share_revoke"),
     # Public: the signed link is the credential (login_not_required on the views).
     path("shared/<str:token>/", views.shared_page, name="shared"),

@@ -5,6 +5,8 @@ changing one takes its owner or an admin."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,14 +20,22 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from viggle_web.assets.models import Asset
-from viggle_web.batches import results, selectors, services, shares
-from viggle_web.batches.forms import BatchForm, RetryForm, ShareForm, StreamForm
-from viggle_web.batches.models import Batch, Result, ShareLink
+from viggle_web.batches import collections, results, selectors, services, shares
+from viggle_web.batches.forms import (
+    BatchForm,
+    CollectionAddForm,
+    CollectionForm,
+    MonthForm,
+    RetryForm,
+    ShareForm,
+    StreamForm,
+)
+from viggle_web.batches.models import Batch, Collection, Result, ShareLink
 from viggle_web.batches.zipstream import ZipMember, zip_response
 from viggle_web.core.files import serve_file
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
-from viggle_web.usage.selectors import budget_status
+from viggle_web.usage.selectors import budget_status, month_window
 from viggle_web.usage.services import BudgetExceeded
 
 PICKER_LIMIT = 300
@@ -291,6 +301,84 @@ def shared_video(request: HttpRequest, token: str) -> HttpResponse:
         attachment=request.GET.get("download") == "1",
         cache_control="private, no-store",
     )
+
+
+# --- collections ---------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def collection_list(request: HttpRequest) -> HttpResponse:
+    form = CollectionForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = collections.collection_create(name=form.cleaned_data["name"], actor=request.user)
+        except collections.CollectionRefused as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, f"Collection “{made.name}” made: add assets to it.")
+            return redirect("batches:collection", pk=made.pk)
+    month = MonthForm(request.GET)
+    chosen = month.cleaned_data.get("month") if month.is_valid() else None
+    start, end = month_window(
+        timezone.make_aware(datetime.combine(chosen, time(12))) if chosen else None
+    )
+    return render(
+        request,
+        "batches/collections.html",
+        {
+            "form": form,
+            "usage": collections.collection_usage(start=start, end=end),
+            "month_start": start,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def collection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    collection = get_object_or_404(Collection, pk=pk)
+    form = CollectionAddForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        added = collections.collection_add(
+            collection=collection, assets=list(form.cleaned_data["assets"])
+        )
+        messages.success(request, f"{added} added to “{collection.name}”.")
+        return redirect("batches:collection", pk=collection.pk)
+    members = collection.assets.filter(archived_at__isnull=True).order_by("name")
+    others = Asset.objects.filter(archived_at__isnull=True).exclude(collections=collection)
+    return render(
+        request,
+        "batches/collection.html",
+        {
+            "collection": collection,
+            "members": members,
+            "others": others.order_by("-created_at")[:PICKER_LIMIT],
+            "form": form,
+            "gallery_query": f"show={collections.PREFIX}{collection.pk}",
+            "can_delete": request.user.may_manage(collection.created_by_id),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def collection_remove(request: HttpRequest, pk: int, asset_pk: int) -> HttpResponse:
+    collection = get_object_or_404(Collection, pk=pk)
+    asset = get_object_or_404(Asset, pk=asset_pk)
+    collections.collection_remove(collection=collection, asset=asset)
+    messages.success(request, f"“{asset.name}” taken out of “{collection.name}”.")
+    return redirect("batches:collection", pk=collection.pk)
+
+
+@require_POST
+def collection_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    collection = get_object_or_404(Collection, pk=pk)
+    try:
+        collections.collection_delete(collection=collection, actor=request.user)
+    except collections.CollectionRefused as exc:
+        raise PermissionDenied(exc.message)
+    messages.success(request, "Collection deleted; its assets stay in the gallery.")
+    return redirect("batches:collections")
 
 
 @require_GET
