@@ -15,3 +15,11 @@ class ExportsConfig(AppConfig):
         signals.job_files_deleting.connect(
             services.on_job_files_deleting, dispatch_uid="exports.files_deleting"
         )
+        signals.job_submitted.connect(services.on_job_submitted, dispatch_uid="exports.submitted")
+        # The gateway sits below exports too: exports adds its field, link kind and route.
+        from viggle_web.exports import api
+        from viggle_web.gateway import registry
+
+        registry.render_field_register("exports", api.exports_payload)
+        registry.download_kind_register("export", api.export_download)
+        registry.view_register("render_exports", api.render_exports)

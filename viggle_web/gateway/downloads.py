@@ -11,7 +11,7 @@ from django.core import signing
 from django.db.models.fields.files import FieldFile
 
 from viggle_web.assets.models import Asset
-from viggle_web.gateway import errors
+from viggle_web.gateway import errors, registry
 from viggle_web.gateway.errors import ApiError
 from viggle_web.renders.models import RenderJob
 
@@ -56,13 +56,11 @@ def download_open(*, token: str) -> Download:
         job = RenderJob.objects.filter(public_id=ident).first()
         field = getattr(job, which) if job is not None else None
         name, content_type = f"{ident}-{which}.mp4", "video/mp4"
-    elif kind == "export":
-        from viggle_web.exports.api import export_download_target
-
-        export = export_download_target(job_public_id=ident, fmt=which)
-        field = export.file if export is not None else None
-        if export is not None:
-            name, content_type = export.filename, export.content_type
+    elif (target := registry.download_target(kind)) is not None:
+        # A kind another app serves (exports: "export"/job public_id/format).
+        found = target(ident, which)
+        if found is not None:
+            field, name, content_type = found
     elif kind == "asset" and which == "preview" and ident.isdigit():
         asset = Asset.objects.filter(pk=int(ident)).first()
         field = asset.preview if asset is not None else None

@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import reverse
 
 from viggle_web.assets.models import ViggleResource
+from viggle_web.gateway import registry
 from viggle_web.gateway.models import ApiObject
 from viggle_web.gateway.services import (
     CHARACTER_CREDITS,
@@ -81,15 +82,11 @@ def render_status(job: RenderJob, absolute: Absolute) -> dict[str, Any]:
             if complete and job.mask
             else None
         )
-        # Ours, not Viggle's: alpha exports of the transparent result (POST .../exports).
-        data["exports"] = _exports(job, absolute)
+        # Ours, not Viggle's: fields apps above the gateway add (exports: the alpha exports of
+        # the transparent result, POST .../exports), through gateway.registry.
+        for name, field in registry.render_fields().items():
+            data[name] = field(job, absolute)
     return data
-
-
-def _exports(job: RenderJob, absolute: Absolute) -> list[dict[str, Any]]:
-    from viggle_web.exports.api import exports_payload  # exports sit beside renders, below us
-
-    return exports_payload(job, absolute)
 
 
 def _resource_fields(obj: ApiObject) -> tuple[str, str, str | None]:

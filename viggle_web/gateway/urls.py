@@ -3,15 +3,19 @@ paths as https://apis.viggle.ai (viggle-api.md), plus the OpenAPI document and s
 
 from django.urls import path
 
-from viggle_web.exports import api as export_api
-from viggle_web.gateway import views
+from viggle_web.gateway import registry, views
 
 app_name = "gateway"
 
 urlpatterns = [
     path("render", views.render_create, name="render_create"),
     path("render/<pubid:job_id>", views.render_detail, name="render_detail"),
-    path("render/<pubid:job_id>/exports", export_api.render_exports, name="render_exports"),
+    # Served by the exports app (it registers the view; the gateway does not import it).
+    path(
+        "render/<pubid:job_id>/exports",
+        registry.registered_view("render_exports"),
+        name="render_exports",
+    ),
     path("characters", views.character_list, name="character_list"),
     path("characters/preprocess", views.character_preprocess, name="character_preprocess"),
     path("characters/<pubid:character_id>", views.character_detail, name="character_detail"),

@@ -28,7 +28,7 @@ from viggle_web.assets.models import Asset
 from viggle_web.core.errors import ApplicationError
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_messages, filter_values
-from viggle_web.renders import presenters, selectors, services
+from viggle_web.renders import presenters, selectors, services, signals
 from viggle_web.renders.forms import (
     DownloadForm,
     JobFilterForm,
@@ -147,10 +147,13 @@ def job_new(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:  # over budget, or a refused input
             form.add_error(None, exc.message)
         else:
-            if data.get("alpha_exports"):
-                from viggle_web.exports.services import export_plan  # exports sit above renders
-
-                export_plan(job=job, actor=request.user)
+            # Apps above renders act on their own options (exports: alpha_exports).
+            signals.job_submitted.send(
+                RenderJob,
+                job=job,
+                actor=request.user,
+                options={"alpha_exports": bool(data.get("alpha_exports"))},
+            )
             messages.success(request, "Render started. This page updates by itself.")
             return redirect("renders:detail", public_id=job.public_id)
     status = 400 if request.method == "POST" else 200
