@@ -1,27 +1,27 @@
-"""How many active renders one poll loop keeps fresh, and how fast a result reaches the browser.
+"""Polling at scale (issue 18): one worker process keeps 2,000 active renders polled, and a
+render's end reaches the browser soon after it happens upstream.
 
-    .venv/bin/python bench/poller.py                     # both parts, ~3 min
-    .venv/bin/python bench/poller.py --part a --sizes 250,500,1000,2000
-    .venv/bin/python bench/poller.py --part b --watched 20 --background 300
+    .venv/bin/python bench/poller.py                      # 2,000 jobs, about 5 minutes
+    .venv/bin/python bench/poller.py --jobs 500 --window 20 --watched 10
 
-(a) N upstream jobs are written straight into the simulator's own tables (hours long, so they
-    stay ``processing``) with matching RenderJob rows (processing, upstream id set, first polls
-    spread over 3 s as in steady state). ONE poll loop (poller.run_loop, one slot, in its own
-    process with production settings) runs against the simulator (its own process, loopback)
-    for a warm-up plus a measuring window. Every status GET the simulator answered is in its
-    calls log, so each job's staleness (time since its previous poll) is known exactly, with
-    no sampling. Prints, per N, the share of jobs never left unpolled for more than 5 s.
-(b) uvicorn serves the app (ASGI, Postgres LISTEN/NOTIFY); one browser-like SSE stream per
-    watched job (httpx, a session cookie made with Django's session store). Watched jobs end
-    upstream at known times, staggered; ``--background`` other jobs are polled meanwhile (the
-    NOTIFY traffic every open stream sees). Prints p50/p95 of
-      event arrival - upstream completion   (finish_at in the simulator's table), and
-      event arrival - the poll that saw it  (the job's updated_at when it turned "finishing",
-                                            which is the event's SSE id)
-    and the same for the "complete" event (result copied into our storage).
+1. A throwaway Postgres 15 (bench/_pg.py, or DATABASE_URL's server): the app's database and
+   the simulator's own, as in the tests.
+2. The simulator (`manage.py viggle_simulator`, its own process) and ONE worker
+   (`manage.py qcluster`, production settings: its main process runs the poller, django-q2's
+   worker processes run the sends). uvicorn serves the SSE streams (Postgres LISTEN/NOTIFY).
+3. ``--jobs`` renders made the way production makes them: a character image and a motion video
+   through assets.services.asset_create, each render through renders.services.job_submit, sent
+   to the simulator by the worker's own job_send task. The simulator runs slowly (``--speed``)
+   so they all stay active for the whole run.
+4. After a warm-up, a measuring window: every status GET is in the simulator's calls log with its
+   arrival time, so every gap between two polls of a job is known exactly (no sampling), and
+   the worker's CPU (its main process: the poller) is read from /proc before and after.
+5. In the window, ``--watched`` more renders (normal speed, staggered lengths) end upstream; a
+   browser-like SSE stream watches each: event arrival minus the upstream end (``finish_at`` in
+   the simulator's table).
 
-Needs a Postgres: DATABASE_URL's server, or a throwaway Postgres 15 it starts itself.
-Creates and drops its own database ``viggle_bench_<pid>``. Everything runs on 127.0.0.1.
+Prints each figure with its limit and ratio; ``main()`` also returns them as rows
+{figure, value, limit, ratio, target, met} for bench/run_all.py.
 """
 
 from __future__ import annotations
@@ -29,259 +29,249 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _pg  # noqa: E402
 
-STALE_LIMIT = 5.0
+GAP_LIMIT = 5.0  # every job polled at least every 5 s
+MIN_GAP = 3.0  # never more often than every 3 s (Viggle's docs)
+CPU_LIMIT_MS = 0.25  # app-side CPU per poll
+DELAY_LIMIT = 1.0  # median upstream end -> browser event
 
 
-def total_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine."""
-    with open("/proc/stat") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
+# --- the simulator's own database ---------------------------------------------------------------
 
 
-class Machine:
-    def __init__(self) -> None:
-        self.start = total_cpu()
+def sim_database(db_url: str) -> tuple[str, Callable[[], None]]:
+    import psycopg
 
-    def busy_share(self) -> float:
-        busy, total = total_cpu()
-        return (busy - self.start[0]) / max(1, total - self.start[1])
+    parts = urlsplit(db_url)
+    name = f"viggle_bench_sim_{os.getpid()}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
-def make_inputs(media_root: str) -> tuple[str, str]:
+def start_simulator(sim_url: str, media_root: str, log_dir: str, speed: float):
+    import subprocess
+
+    env = _pg.simulator_env(sim_url, media_root, speed)
+    subprocess.run(
+        [_pg.PYTHON, "manage.py", "migrate", "--no-input", "-v0"], cwd=_pg.ROOT, env=env, check=True
+    )
+    port = _pg.free_port()
+    proc = _pg.Proc(
+        "simulator",
+        [_pg.PYTHON, "manage.py", "viggle_simulator", "--port", str(port)],
+        env,
+        log_dir,
+    )
+    base = f"http://127.0.0.1:{port}"
+    _pg.wait_http(f"{base}/control", proc=proc)
+    return proc, base
+
+
+def sim_query(sim_url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(sim_url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def sim_speed(base: str, speed: float) -> None:
+    import httpx
+
+    httpx.post(f"{base}/control", json={"action": "set", "speed": speed}, timeout=30)
+
+
+# --- renders made as production makes them ------------------------------------------------------
+
+
+def make_assets(owner, tmp: str, motions: list[float]):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from tests.media_factory import make_mp4, make_png
+    from viggle_web.assets.services import asset_create
 
-    folder = Path(media_root) / "simulator" / "inputs" / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    make_png(folder / "ref.png", size=(128, 128))
-    make_mp4(folder / "drv.mp4", seconds=1.0, size=(160, 120), fps=12)
-    return "simulator/inputs/bench/ref.png", "simulator/inputs/bench/drv.mp4"
+    def upload(path: Path):
+        return asset_create(
+            user=owner, upload=SimpleUploadedFile(path.name, path.read_bytes())
+        ).asset
 
-
-def make_jobs(
-    owner, prefix: str, count: int, *, finish_in: list[float] | None, inputs: tuple[str, str]
-):
-    """``count`` upstream jobs in the simulator's table plus our RenderJob rows for them."""
-    from django.utils import timezone
-
-    from viggle_web.renders.models import RenderJob
-    from viggle_web.simulator.models import SimJob
-
-    now = timezone.now()
-    sims, ours = [], []
-    for i in range(count):
-        upstream = f"job_{prefix}{i:05d}"
-        finish = now + timedelta(seconds=finish_in[i] if finish_in else 6 * 3600)
-        sims.append(
-            SimJob(
-                job_id=upstream,
-                mode="full_pipeline",
-                ref_image=inputs[0],
-                driving_video=inputs[1],
-                output_seconds=1.0,
-                credits=1,
-                created_at=now - timedelta(seconds=2),
-                started_at=now - timedelta(seconds=2),
-                finish_at=finish,
-            )
-        )
-        ours.append(
-            RenderJob(
-                owner=owner,
-                idempotency_key=f"bench-{prefix}-{i}",
-                status=RenderJob.Status.PROCESSING,
-                upstream_status="processing",
-                upstream_job_id=upstream,
-                upstream_mode="full_pipeline",
-                estimate_credits=1,
-                estimate_seconds=1.0,
-                submitted_at=now,
-                # Steady state: first polls spread over one poll interval.
-                next_poll_at=now + timedelta(seconds=random.uniform(0, 3)),
-            )
-        )
-    SimJob.objects.bulk_create(sims, batch_size=1000)
-    return RenderJob.objects.bulk_create(ours, batch_size=1000)
+    character = upload(make_png(Path(tmp) / "hero.png", size=(128, 128)))
+    videos = [
+        upload(make_mp4(Path(tmp) / f"motion{i}.mp4", seconds=s, size=(160, 120), fps=8))
+        for i, s in enumerate(motions)
+    ]
+    return character, videos
 
 
-def pg_counters() -> tuple[int, int]:
-    """(sessions opened, transactions committed) on this database so far."""
+def preprocess(owner, assets: list) -> None:
+    """A Viggle character and scenes for the assets, as the gallery's button makes them (the
+    worker sends and its poller follows them): renders then go by id, without uploads."""
+    from viggle_web.assets.models import ViggleResource
+    from viggle_web.assets.services import resource_request
+
+    for asset in assets:
+        resource_request(asset=asset, user=owner, model="V4_Preview")
+    deadline = time.monotonic() + 120
+    while ViggleResource.objects.exclude(status="ready").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"preprocessing not ready: {list(ViggleResource.objects.values())}")
+        time.sleep(0.5)
+
+
+def submit(owner, character, motion, key: str):
+    from viggle_web.renders import services
+
+    return services.job_submit(
+        owner=owner,
+        idempotency_key=key,
+        request=services.RenderRequest(character=character, motion=motion),
+    )
+
+
+def send_all(ids: list[int], threads: int = 8) -> None:
+    """The worker's send (renders.services.job_send, what its job_send task runs), from a few
+    threads: 2,000 through django-q2's database queue would take minutes of the bench (the
+    queued tasks then find the jobs sent and do nothing)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT sessions, xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        )
-        return tuple(cursor.fetchone())
+    from viggle_web.renders import services
+
+    def send(pk: int) -> None:
+        try:
+            services.job_send(job_id=pk, owner="bench-sender")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, ids))
 
 
-def clear_jobs() -> None:
-    from viggle_web.renders.models import PollerSlot, RenderJob
-    from viggle_web.simulator.models import SimCall, SimJob
-    from viggle_web.usage.models import CreditEntry
-
-    CreditEntry.objects.all().delete()
-    RenderJob.objects.all().delete()
-    SimJob.objects.all().delete()
-    SimCall.objects.all().delete()
-    PollerSlot.objects.all().delete()
-
-
-def staleness(prefix: str, count: int, start: datetime, end: datetime) -> dict:
-    """From the simulator's calls log: each job's largest gap between polls inside the window."""
-    from viggle_web.simulator.models import SimCall
-
-    polls: dict[str, list[datetime]] = defaultdict(list)
-    rows = SimCall.objects.filter(
-        method="GET", path__startswith=f"/api/render/job_{prefix}", at__lte=end
-    ).values_list("path", "at")
-    for path, at in rows:
-        polls[path].append(at)
+def wait_sent(ids: list[int], timeout: float) -> None:
     from viggle_web.renders.models import RenderJob
 
-    saved = dict(
-        RenderJob.objects.filter(upstream_job_id__startswith=f"job_{prefix}").values_list(
-            "upstream_job_id", "updated_at"
-        )
+    deadline = time.monotonic() + timeout
+    while RenderJob.objects.filter(pk__in=ids, status="pending").exists():
+        if time.monotonic() > deadline:
+            left = RenderJob.objects.filter(pk__in=ids, status="pending").count()
+            raise RuntimeError(f"{left} renders still not sent after {timeout:.0f}s")
+        time.sleep(1.0)
+
+
+# --- what the calls log says --------------------------------------------------------------------
+
+
+def poll_times(sim_url: str, upstream: set[str], until: datetime) -> dict[str, list[datetime]]:
+    times: dict[str, list[datetime]] = defaultdict(list)
+    rows = sim_query(
+        sim_url,
+        "SELECT path, at FROM simulator_simcall WHERE method = 'GET' "
+        "AND path LIKE '/api/render/%%' AND at <= %s ORDER BY at",
+        (until,),
     )
-    # How long one poll takes: the GET reaching the simulator -> our row saved with its answer.
-    turnaround: list[float] = []
-    for upstream, at in saved.items():
-        times = [t for t in polls.get(f"/api/render/{upstream}", []) if t <= at]
-        if times:
-            turnaround.append((at - max(times)).total_seconds())
-    worst: list[float] = []
-    gaps_all: list[float] = []
-    in_window = 0
-    for i in range(count):
-        times = sorted(polls.get(f"/api/render/job_{prefix}{i:05d}", []))
-        before = [t for t in times if t < start]
-        inside = [t for t in times if t >= start]
+    for path, at in rows:
+        job = path.rsplit("/", 1)[-1]
+        if job in upstream:
+            times[job].append(at)
+    return times
+
+
+def gaps(times: dict[str, list[datetime]], upstream: list[str], start, end) -> dict:
+    worst, smallest, in_window = [], [], 0
+    for job in upstream:
+        marks = sorted(times.get(job, []))
+        before = [t for t in marks if t < start]
+        inside = [t for t in marks if t >= start]
         in_window += len(inside)
-        marks = ([before[-1]] if before else [start]) + inside + [end]
-        gaps = [(b - a).total_seconds() for a, b in zip(marks, marks[1:], strict=False)]
-        gaps_all.extend(gaps[:-1])  # closed gaps only
-        worst.append(max(gaps))
+        edges = ([before[-1]] if before else [start]) + inside + [end]
+        spans = [(b - a).total_seconds() for a, b in zip(edges, edges[1:], strict=False)]
+        worst.append(max(spans))
+        closed = [(b - a).total_seconds() for a, b in zip(marks, marks[1:], strict=False)]
+        if closed:
+            smallest.append(min(closed))
     return {
-        "kept": sum(1 for w in worst if w <= STALE_LIMIT) / count,
-        "worst_p50": statistics.median(worst),
-        "worst_max": max(worst),
-        "gap_p50": statistics.median(gaps_all) if gaps_all else float("nan"),
-        "gap_p95": _pg.percentile(gaps_all, 95),
-        "polls_per_s": in_window / (end - start).total_seconds(),
-        "turnaround_p50": statistics.median(turnaround) if turnaround else float("nan"),
+        "kept": sum(1 for w in worst if w <= GAP_LIMIT) / len(upstream),
+        "max_gap": max(worst),
+        "gap_p95": _pg.percentile(worst, 95),
+        "min_gap": min(smallest) if smallest else float("nan"),
+        "polls": in_window,
     }
 
 
-def part_a(args, db_url: str, media_root: str, log_dir: str, sim_base: str, sim) -> list[int]:
-    from django.utils import timezone
+# --- profile ------------------------------------------------------------------------------------
 
-    from viggle_web.accounts.models import User
 
-    owner = User.objects.get(username="bench-owner")
-    env = _pg.child_env(
-        db_url,
-        media_root,
-        VIGGLE_BASE_URL=sim_base,
-        POLLER_THREADS=str(args.threads),
-        POLLER_BATCH=str(args.batch),
-        POLLER_SLOTS="1",
-    )
-    print(
-        f"\n(a) one poll loop, {args.threads} threads, batch {args.batch}; "
-        f"{args.warmup:.0f}s warm-up then a {args.window:.0f}s window per N; "
-        f"kept = share of jobs never unpolled for more than {STALE_LIMIT:.0f}s"
-    )
-    print(
-        f"{'N':>6} {'kept':>7} {'polls/s':>8} {'gap p50':>8} {'gap p95':>8} {'worst':>7} "
-        f"{'CPU poller':>10} {'CPU sim':>8} {'CPU pg':>7} {'machine':>8} {'poll took':>9} "
-        f"{'PG conn/s':>9} {'PG tx/s':>7}"
-    )
-    kept_ok: list[int] = []
-    for n in args.sizes:
-        clear_jobs()
-        idle = _pg.wait_quiet()
-        if idle < 0.8:
-            print(f"  (machine only {100 * idle:.0f}% idle before N={n}: others' load)")
-        make_jobs(owner, f"a{n}_", n, finish_in=None, inputs=args.inputs)
-        proc = _pg.start_poller(
-            env, log_dir, seconds=args.warmup + args.window + 1, name=f"poller-{n}"
-        )
-        time.sleep(args.warmup)
-        start = timezone.now()
-        cpu0 = (
-            _pg.cpu_seconds(proc.pid),
-            _pg.cpu_seconds(sim.pid),
-            _pg.postgres_cpu_seconds(),
-        )
-        machine = Machine()
-        counters0 = pg_counters()
-        time.sleep(args.window)
-        counters1 = pg_counters()
-        end = timezone.now()
-        cpu1 = (
-            _pg.cpu_seconds(proc.pid),
-            _pg.cpu_seconds(sim.pid),
-            _pg.postgres_cpu_seconds(),
-        )
-        busy = machine.busy_share()
-        proc.stop()
-        if "Traceback" in proc.tail():
-            print(proc.tail())
-        s = staleness(f"a{n}_", n, start, end)
-        if args.diag:
-            from django.db import connection
+def profile_start(pid: int, out: str):
+    """py-spy (pip install py-spy) recording the worker's threads, idle time left out."""
+    import shutil
+    import subprocess
 
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd, "
-                    "n_dead_tup FROM pg_stat_user_tables ORDER BY seq_tup_read DESC LIMIT 6"
-                )
-                for row in cursor.fetchall():
-                    print("   ", row)
-        window = (end - start).total_seconds()
-        print(
-            f"{n:>6} {100 * s['kept']:>6.1f}% {s['polls_per_s']:>8.0f} {s['gap_p50']:>7.2f}s "
-            f"{s['gap_p95']:>7.2f}s {s['worst_max']:>6.1f}s "
-            f"{100 * (cpu1[0] - cpu0[0]) / window:>9.0f}% "
-            f"{100 * (cpu1[1] - cpu0[1]) / window:>7.0f}% "
-            f"{100 * busy:>7.0f}% {1000 * s['turnaround_p50']:>7.0f}ms "
-            f"{(counters1[0] - counters0[0]) / window:>9.0f} "
-            f"{(counters1[1] - counters0[1]) / window:>7.0f}",
-            flush=True,
-        )
-        if s["kept"] >= 0.99:
-            kept_ok.append(n)
-    best = max(kept_ok) if kept_ok else 0
-    print(
-        f"largest N with >= 99% of jobs polled within {STALE_LIMIT:.0f}s: "
-        f"{best if best else 'none of ' + ','.join(map(str, args.sizes))} "
-        f"(CPU %: 100% = one core; the machine has {os.cpu_count()} cores shared by poller, "
-        "simulator and Postgres)"
+    exe = shutil.which("py-spy") or str(Path(_pg.PYTHON).parent / "py-spy")
+    proc = subprocess.Popen(
+        [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "-o", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return kept_ok
+    time.sleep(1.0)
+    return proc
+
+
+def profile_report(proc, out: str, top: int = 15) -> str:
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    own: dict[str, int] = defaultdict(int)
+    inclusive: dict[str, int] = defaultdict(int)
+    total = 0
+    with open(out) as fh:
+        for line in fh:
+            stack, _, count = line.rstrip().rpartition(" ")
+            frames = stack.split(";")
+            n = int(count)
+            total += n
+            own[frames[-1]] += n
+            for frame in set(frames):
+                inclusive[frame] += n
+    lines = [f"py-spy: {total} samples of the worker's busy threads; self time:"]
+    for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {100 * n / max(1, total):5.1f}%  {frame[:120]}")
+    lines.append("inclusive (poller functions):")
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1]):
+        if "poller.py" in frame or "client.py" in frame or "leases.py" in frame:
+            lines.append(f"  {100 * n / max(1, total):5.1f}%  {frame[:120]}")
+    return "\n".join(lines[: top + 40])
+
+
+# --- browser-like SSE streams -------------------------------------------------------------------
 
 
 async def watch(base: str, cookie: str, public_id: str, deadline: float, out: dict) -> None:
     import httpx
 
     url = f"{base}/renders/stream/?jobs={public_id}&view=detail"
-    events: list[tuple[float, str, str]] = []
+    events: list[tuple[float, str]] = []
     out[public_id] = events
     async with httpx.AsyncClient(cookies={"sessionid": cookie}, timeout=None) as client:
         try:
@@ -289,142 +279,250 @@ async def watch(base: str, cookie: str, public_id: str, deadline: float, out: di
                 if response.status_code != 200:
                     out.setdefault("_errors", []).append(response.status_code)
                     return
-                event_id, status = "", ""
+                status = ""
                 async for line in response.aiter_lines():
-                    if line.startswith("id: "):
-                        event_id = line[4:]
-                    elif "data-status=" in line:
+                    if "data-status=" in line:
                         status = line.split('data-status="', 1)[1].split('"', 1)[0]
-                    elif line == "" and event_id:
-                        events.append((time.time(), event_id, status))
-                        event_id = ""
+                    elif line == "" and status:
+                        events.append((time.time(), status))
                         if status in ("complete", "failed"):
                             return
+                        status = ""
                     if time.monotonic() > deadline:
                         return
         except (httpx.HTTPError, asyncio.CancelledError):
             return
 
 
-async def watch_all(base: str, cookie: str, ids: list[str], seconds: float) -> dict:
-    out: dict = {}
-    deadline = time.monotonic() + seconds
-    tasks = [asyncio.create_task(watch(base, cookie, pid, deadline, out)) for pid in ids]
-    done, pending = await asyncio.wait(tasks, timeout=seconds + 2)
-    for task in pending:
-        task.cancel()
-    return out
+# --- the run ------------------------------------------------------------------------------------
 
 
-def part_b(args, db_url: str, media_root: str, log_dir: str, sim_base: str) -> None:
-    from django.utils.dateparse import parse_datetime
-
-    from viggle_web.accounts.models import User
-    from viggle_web.renders.models import RenderJob
-    from viggle_web.simulator.models import SimJob
-
-    owner = User.objects.get(username="bench-owner")
-    clear_jobs()
-    env = _pg.child_env(db_url, media_root, VIGGLE_BASE_URL=sim_base, POLLER_SLOTS="1")
-    web, base = _pg.start_uvicorn(env, log_dir)
-    cookie = _pg.session_cookie(owner)
-    try:
-        k = args.watched
-        if args.background:
-            make_jobs(owner, "bg_", args.background, finish_in=None, inputs=args.inputs)
-        finish_in = [6.0 + i * (10.0 / max(1, k - 1)) for i in range(k)]
-        jobs = make_jobs(owner, "w_", k, finish_in=finish_in, inputs=args.inputs)
-        ids = [j.public_id for j in jobs]
-        upstream = {j.public_id: j.upstream_job_id for j in jobs}
-        finish_at = dict(
-            SimJob.objects.filter(job_id__in=upstream.values()).values_list("job_id", "finish_at")
-        )
-        poll = _pg.start_poller(env, log_dir, seconds=args.watch_seconds + 2, name="poller-b")
-        web_cpu0 = _pg.cpu_seconds(web.pid)
-        began = time.monotonic()
-        results = asyncio.run(watch_all(base, cookie, ids, args.watch_seconds))
-        web_cpu = (_pg.cpu_seconds(web.pid) - web_cpu0) / (time.monotonic() - began)
-        poll.stop()
-        if results.get("_errors"):
-            print(f"stream errors {results['_errors'][:5]}; web log:\n{web.tail()}")
-    finally:
-        web.stop()
-    after_done, after_poll, done_after_done = [], [], []
-    events_total, missing = 0, 0
-    for pid in ids:
-        events = results.get(pid, [])
-        events_total += len(events)
-        done = finish_at[upstream[pid]].timestamp()
-        finishing = next((e for e in events if e[2] in ("finishing", "complete")), None)
-        complete = next((e for e in events if e[2] == "complete"), None)
-        if finishing is None or complete is None:
-            missing += 1
-            continue
-        arrival, event_id, _ = finishing
-        after_done.append(arrival - done)
-        after_poll.append(arrival - parse_datetime(event_id).timestamp())
-        done_after_done.append(complete[0] - done)
-    status = dict(RenderJob.objects.filter(public_id__in=ids).values_list("public_id", "status"))
-    completed = sum(1 for s in status.values() if s == "complete")
-
-    def line(label: str, values: list[float]) -> str:
-        if not values:
-            return f"  {label}: no data"
-        return (
-            f"  {label}: p50 {1000 * statistics.median(values):.0f} ms, "
-            f"p95 {1000 * _pg.percentile(values, 95):.0f} ms, max {1000 * max(values):.0f} ms"
-        )
-
-    print(
-        f"\n(b) {k} SSE streams (one per watched job) on uvicorn, Postgres LISTEN/NOTIFY; "
-        f"{args.background} other jobs polled meanwhile; {completed}/{k} watched jobs complete, "
-        f"{events_total} events received, {missing} streams without a final event; "
-        f"web process CPU {100 * web_cpu:.0f}% of a core"
-    )
-    print(line("'finishing' event after upstream completion", after_done))
-    print(line("'finishing' event after the poll that saw it ", after_poll))
-    print(line("'complete' event after upstream completion  ", done_after_done))
+def row(figure: str, value: float, limit: float | None, *, higher_is_better: bool = False) -> dict:
+    if limit is None:
+        return {
+            "figure": figure,
+            "value": value,
+            "limit": None,
+            "ratio": None,
+            "target": "report",
+            "met": None,
+        }
+    ratio = value / limit if limit else float("nan")
+    met = ratio >= 1.0 if higher_is_better else ratio <= 1.0
+    return {
+        "figure": figure,
+        "value": value,
+        "limit": limit,
+        "ratio": ratio,
+        "target": ">= 1" if higher_is_better else "<= 1",
+        "met": met,
+    }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("a", "b", "both"), default="both")
-    parser.add_argument("--sizes", default="250,500,1000,2000")
-    parser.add_argument("--warmup", type=float, default=4.0)
-    parser.add_argument("--window", type=float, default=15.0)
-    parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--diag", action="store_true", help="print table scan counters")
-    parser.add_argument("--watched", type=int, default=20)
-    parser.add_argument("--background", type=int, default=300)
-    parser.add_argument("--watch-seconds", type=float, default=30.0)
-    args = parser.parse_args()
-    args.sizes = [int(x) for x in args.sizes.split(",") if x]
-
-    began = time.monotonic()
+def run(args) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="viggle-bench-") as tmp:
-        media_root = f"{tmp}/media"
-        log_dir = f"{tmp}/logs"
+        media_root, log_dir = f"{tmp}/media", f"{tmp}/logs"
         os.makedirs(media_root)
         os.makedirs(log_dir)
         with _pg.scratch_database() as db_url:
+            sim_url, drop_sim = sim_database(db_url)
             _pg.setup_django(db_url, media_root=media_root)
+            from django.utils import timezone
+
             from viggle_web.accounts.models import User
+            from viggle_web.renders.models import RenderJob
 
-            User.objects.create_user(username="bench-owner", password="x", role="admin")
-            args.inputs = make_inputs(media_root)
-            sim, sim_base = _pg.start_simulator(db_url, media_root, log_dir, speed=1.0)
+            owner = User.objects.create_user(username="bench-owner", password="x", role="admin")
+            sim, sim_base = start_simulator(sim_url, media_root, log_dir, args.speed)
+            env = _pg.child_env(
+                db_url,
+                media_root,
+                VIGGLE_BASE_URL=sim_base,
+                POLLER_CONCURRENCY=str(args.concurrency),
+                Q_WORKERS=str(args.q_workers),
+                Q_POLL="0.1",
+                LOG_LEVEL=args.worker_log_level,
+            )
+            worker = web = None
             try:
-                if args.part in ("a", "both"):
-                    part_a(args, db_url, media_root, log_dir, sim_base, sim)
-                if args.part in ("b", "both"):
-                    part_b(args, db_url, media_root, log_dir, sim_base)
-            finally:
-                sim.stop()
-                from django.db import connections
+                worker = _pg.Proc("worker", [_pg.PYTHON, "manage.py", "qcluster"], env, log_dir)
+                web, web_base = _pg.start_uvicorn(env, log_dir)
+                cookie = _pg.session_cookie(owner)
+                character, motions = make_assets(owner, tmp, [1.0, 2.0, 3.0])
+                sim_speed(sim_base, 20.0)
+                preprocess(owner, [character, *motions])
+                sim_speed(sim_base, args.speed)
+                print(f"making {args.jobs} renders (job_submit, job_send)...", flush=True)
+                began = time.monotonic()
+                ids = [
+                    submit(owner, character, motions[0], f"bg-{i:05d}").pk for i in range(args.jobs)
+                ]
+                send_all(ids)
+                wait_sent(ids, timeout=60)
+                print(f"  made and sent in {time.monotonic() - began:.0f}s", flush=True)
+                upstream = dict(
+                    RenderJob.objects.filter(pk__in=ids).values_list("upstream_job_id", "pk")
+                )
+                time.sleep(args.warmup)
+                start = timezone.now()
+                cpu0 = (
+                    _pg.cpu_seconds(worker.pid),
+                    _pg.cpu_seconds(sim.pid),
+                    _pg.postgres_cpu_seconds(),
+                )
+                t0 = time.monotonic()
+                spy = profile_start(worker.pid, f"{tmp}/spy.txt") if args.profile else None
+                # The watched renders end upstream during the window, at staggered times.
+                sim_speed(sim_base, args.watched_speed)
+                watched, results = [], {}
 
-                connections.close_all()
-    print(f"\n(total {time.monotonic() - began:.0f}s; {os.cpu_count()} cores)")
+                async def stream_all() -> None:
+                    tasks = []
+                    deadline = time.monotonic() + args.window
+                    for i in range(args.watched):
+                        job = await asyncio.to_thread(
+                            submit, owner, character, motions[i % len(motions)], f"w-{i:04d}"
+                        )
+                        watched.append(job)
+                        tasks.append(
+                            asyncio.create_task(
+                                watch(web_base, cookie, job.public_id, deadline, results)
+                            )
+                        )
+                        await asyncio.sleep(args.stagger)
+                    await asyncio.wait(tasks, timeout=max(1.0, deadline - time.monotonic()))
+                    for task in tasks:
+                        task.cancel()
+
+                asyncio.run(stream_all())
+                rest = args.window - (time.monotonic() - t0)
+                if rest > 0:
+                    time.sleep(rest)
+                end = timezone.now()
+                if spy is not None:
+                    print(profile_report(spy, f"{tmp}/spy.txt"))
+                cpu1 = (
+                    _pg.cpu_seconds(worker.pid),
+                    _pg.cpu_seconds(sim.pid),
+                    _pg.postgres_cpu_seconds(),
+                )
+            finally:
+                for proc in (worker, web, sim):
+                    if proc is not None:
+                        proc.stop()
+            tail = worker.tail() if worker else ""
+            if "Traceback" in tail or args.verbose:
+                print(tail)
+            window = (end - start).total_seconds()
+            times = poll_times(sim_url, set(upstream), end)
+            g = gaps(times, list(upstream), start, end)
+            all_polls = sim_query(
+                sim_url,
+                "SELECT count(*) FROM simulator_simcall WHERE method = 'GET' "
+                "AND path LIKE '/api/render/%%' AND at >= %s AND at <= %s",
+                (start, end),
+            )[0][0]
+            finish_at = dict(
+                sim_query(
+                    sim_url,
+                    "SELECT job_id, finish_at FROM simulator_simjob WHERE job_id = ANY(%s)",
+                    (
+                        [
+                            j.upstream_job_id
+                            for j in RenderJob.objects.filter(pk__in=[w.pk for w in watched])
+                        ],
+                    ),
+                )
+            )
+            delays, missing = [], 0
+            for job in RenderJob.objects.filter(pk__in=[w.pk for w in watched]):
+                events = results.get(job.public_id, [])
+                seen = next((at for at, s in events if s in ("finishing", "complete")), None)
+                end_at = finish_at.get(job.upstream_job_id)
+                if seen is None or end_at is None:
+                    missing += 1
+                    continue
+                delays.append(seen - end_at.timestamp())
+            if results.get("_errors"):
+                print(f"stream errors: {results['_errors'][:5]}")
+            drop_sim()
+            from django.db import connections
+
+            connections.close_all()
+
+    worker_cpu, sim_cpu, pg_cpu = (b - a for a, b in zip(cpu0, cpu1, strict=True))
+    polls_per_s = all_polls / window
+    cpu_ms = 1000 * worker_cpu / max(1, all_polls)
+    print(
+        f"\n{args.jobs} active renders, one worker (POLLER_CONCURRENCY={args.concurrency}), "
+        f"{window:.0f}s window; CPU of the window: worker {100 * worker_cpu / window:.0f}%, "
+        f"simulator {100 * sim_cpu / window:.0f}%, Postgres {100 * pg_cpu / window:.0f}% "
+        f"(100% = one core; {os.cpu_count()} cores, shared)"
+    )
+    print(
+        f"  gaps between polls of one job: p95 of each job's worst {g['gap_p95']:.2f}s, "
+        f"max {g['max_gap']:.2f}s, min {g['min_gap']:.2f}s; "
+        f"watched: {len(delays)} ended with an event, {missing} without"
+    )
+    rows = [
+        row("polling: share of jobs polled within 5 s", g["kept"], 1.0, higher_is_better=True),
+        row(
+            "polling: polls/s (limit: jobs / 5 s)",
+            polls_per_s,
+            args.jobs / GAP_LIMIT,
+            higher_is_better=True,
+        ),
+        row("polling: worker CPU per poll (ms)", cpu_ms, CPU_LIMIT_MS),
+        row("polling: max gap between polls of one job (s)", g["max_gap"], GAP_LIMIT),
+        row(
+            "polling: min gap between polls of one job (s)",
+            g["min_gap"],
+            MIN_GAP,
+            higher_is_better=True,
+        ),
+    ]
+    if delays:
+        rows.append(
+            row(
+                "polling: upstream end -> SSE event p50 (s)", statistics.median(delays), DELAY_LIMIT
+            )
+        )
+        rows.append(
+            row("polling: upstream end -> SSE event p95 (s)", _pg.percentile(delays, 95), None)
+        )
+    rows.append(
+        row("polling: simulator CPU per poll (ms)", 1000 * sim_cpu / max(1, all_polls), None)
+    )
+    rows.append(row("polling: Postgres CPU per poll (ms)", 1000 * pg_cpu / max(1, all_polls), None))
+    print(f"\n{'figure':<52} {'value':>9} {'limit':>7} {'ratio':>6}  target  met")
+    for r in rows:
+        limit = "-" if r["limit"] is None else f"{r['limit']:.2f}"
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        met = "-" if r["met"] is None else ("yes" if r["met"] else "NO")
+        print(
+            f"{r['figure']:<52} {r['value']:>9.3f} {limit:>7} {ratio:>6}  {r['target']:<6}  {met}"
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--window", type=float, default=40.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--watched", type=int, default=20)
+    parser.add_argument("--stagger", type=float, default=0.5, help="seconds between watched")
+    parser.add_argument("--speed", type=float, default=0.01, help="simulator speed (background)")
+    parser.add_argument(
+        "--watched-speed", type=float, default=0.25, help="simulator speed (watched)"
+    )
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--q-workers", type=int, default=4)
+    parser.add_argument("--verbose", action="store_true", help="print the worker's log")
+    parser.add_argument("--worker-log-level", default="WARNING")
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker in the window")
+    args = parser.parse_args(argv)
+    return run(args)
 
 
 if __name__ == "__main__":

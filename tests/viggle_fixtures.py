@@ -179,7 +179,8 @@ def _simulator_database(root: Path) -> tuple[str, Callable[[], None]]:
     name = f"viggle_sim_{os.getpid()}"
     admin = urlunsplit(parsed._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        # FORCE: a simulator stopped a moment ago may still have its (kept) connections open.
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
     def drop() -> None:

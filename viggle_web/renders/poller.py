@@ -156,6 +156,7 @@ class Poller:
         self.last_flush = 0.0
         self.next_claim = 0.0
         self.next_renew = 0.0
+        self.next_report = 0.0
         self.fetchers = ThreadPoolExecutor(self.concurrency, thread_name_prefix="poll")
         # Services work (final answers, sends, finishes, preprocessing polls): transactions
         # and downloads that must not hold up the status polls.
@@ -178,6 +179,16 @@ class Poller:
 
     def turn(self) -> None:
         now = time.time()
+        if now >= self.next_report:
+            self.next_report = now + 10
+            logger.debug(
+                "poller %s: %d held, %d in flight, %d scheduled, %d polls",
+                self.owner,
+                len(self.held),
+                self.in_flight,
+                len(self.schedule),
+                self.polls,
+            )
         try:
             if now >= self.next_claim:
                 claimed = self.claim(now)
