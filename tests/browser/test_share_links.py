@@ -119,10 +119,24 @@ def test_an_outsider_opens_and_downloads_until_revoked_or_expired(
         expect(anon.locator("#shared-gone")).to_be_visible()
         response = anon.request.get(short.rstrip("/") + "/video/")
         assert response.status == 410
+
+        # A collection of results, shared as one link: the outsider sees its result only.
+        page.goto(f"{live_server.url}/batches/collections/")
+        page.get_by_label("New collection").fill("Client A")
+        page.get_by_role("button", name="Make collection").click()
+        page.locator("#collection-add label", has_text=result.name).click()
+        page.locator("#collection-add label", has_text=decoy.name).click()
+        page.get_by_role("button", name="Add to collection").click()
+        page.get_by_role("button", name="Make share link").click()
+        page.wait_for_url("**/batches/shares/**")
+        several = page.locator("#share-links input.share-url").first.input_value()
+        anon.goto(several)
+        expect(anon.locator("video.shared-video")).to_have_count(1)  # the decoy is no result
+        assert decoy.name.lower() not in anon.content().lower()
     finally:
         outsider.close()
 
     actions = list(AuditEvent.objects.values_list("action", flat=True))
-    assert actions.count("share_created") == 2
+    assert actions.count("share_created") == 3
     assert actions.count("share_revoked") == 1
-    assert actions.count("share_opened") == 2  # the two live openings; refused ones are not
+    assert actions.count("share_opened") == 3  # the live openings; refused ones are not

@@ -17,6 +17,7 @@ PUBLIC = {
     "members:set_password": "the one-time set-password link a new member follows",
     "batches:shared": "a share link for outsiders: the signed, expiring link is the credential",
     "batches:shared_video": "the shared page's video and download, under the same signed link",
+    "batches:shared_item": "one video of a shared collection, under the same signed link",
 }
 # Whole namespaces that are APIs with their own token auth (they answer 401, never a redirect).
 API_NAMESPACES = {"simulator", "gateway"}

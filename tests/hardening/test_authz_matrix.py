@@ -156,6 +156,8 @@ EXPECTED: dict[str, Expect] = {
     "batches:collection": _e("L N N N", "L N N N", pk="asset_id"),
     "batches:collection_remove": _e("L M M M", "L N N N", pk="asset_id", asset_pk="asset_id"),
     "batches:collection_delete": _e("L M M M", "L N N N", pk="asset_id"),
+    "batches:collection_share": _e("L M M M", "L N N N", pk="asset_id"),
+    "batches:shared_item": _e("G G G G", "M M M M", token="missing", item="asset_id"),
     # POST /api/batches takes a token, never a session (tests/batches/test_batch_api.py)
     "api_batches": _e("U U U U", "U U U U"),
     # usage: each member sees only their own report; budgets are admin-only

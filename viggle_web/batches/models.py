@@ -88,11 +88,17 @@ def new_share_key() -> str:
 
 
 class ShareLink(models.Model):
-    """A link for someone outside the team to one result: signed (the URL carries the key and
-    its signature), with an expiry chosen at creation, revocable."""
+    """A link for someone outside the team to one result, or to the results of a collection:
+    signed (the URL carries the key and its signature), with an expiry chosen at creation,
+    revocable."""
 
     key = models.CharField(max_length=64, unique=True, default=new_share_key, editable=False)
-    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="share_links")
+    result = models.ForeignKey(
+        Result, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    collection = models.ForeignKey(
+        "Collection", null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -102,9 +108,19 @@ class ShareLink(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(result__isnull=True) ^ models.Q(collection__isnull=True),
+                name="share_link_one_target",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"share link {self.pk}"
+
+    @property
+    def target_name(self) -> str:
+        return self.result.asset.name if self.result_id else f"Collection {self.collection.name}"
 
 
 class Collection(models.Model):

@@ -12,10 +12,12 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from viggle_web.accounts.models import User
-from viggle_web.batches.models import Result, ShareLink
+from viggle_web.assets.models import Asset
+from viggle_web.batches.models import Collection, Result, ShareLink
 from viggle_web.core.audit import audit_record
 
 SALT = "viggle.share-link"
@@ -33,19 +35,43 @@ def share_token(link: ShareLink) -> str:
 
 
 def _target(link: ShareLink) -> str:
-    return f"share link {link.pk} to result of render {link.result.job.public_id}"
+    if link.result_id:
+        return f"share link {link.pk} to result of render {link.result.job.public_id}"
+    return f"share link {link.pk} to collection {link.collection.name}"
+
+
+def _results_of(collection: Collection) -> QuerySet[Asset]:
+    """The collection's results that a share of it shows, in a stable order."""
+    return collection.assets.filter(render_result__isnull=False, archived_at__isnull=True).order_by(
+        "pk"
+    )
 
 
 @transaction.atomic
-def share_create(*, result: Result, actor: User, days: int | None = None) -> ShareLink:
-    """A link to ``result`` that lasts ``days`` (default SHARE_LINK_DEFAULT_DAYS)."""
-    if not actor.may_manage(result.job.owner_id):
-        raise ShareRefused("Only the member who made this render or an admin can share it.")
+def share_create(
+    *,
+    actor: User,
+    result: Result | None = None,
+    collection: Collection | None = None,
+    days: int | None = None,
+) -> ShareLink:
+    """A link to ``result`` (its render's member or an admin) or to ``collection``'s results
+    (its creator or an admin) that lasts ``days`` (default SHARE_LINK_DEFAULT_DAYS)."""
+    if (result is None) == (collection is None):
+        raise ShareRefused("Share one result or one collection.")
+    owner = result.job.owner_id if result is not None else collection.created_by_id
+    if not actor.may_manage(owner):
+        raise ShareRefused("Only the member who made it or an admin can share it.")
+    if collection is not None and not _results_of(collection).exists():
+        raise ShareRefused("This collection holds no render results to share.")
     days = settings.SHARE_LINK_DEFAULT_DAYS if days is None else days
     if not 1 <= days <= MAX_DAYS:
         raise ShareRefused(f"A link lasts 1 to {MAX_DAYS} days.")
     link = ShareLink.objects.create(
-        result=result, created_by=actor, expires_at=timezone.now() + timedelta(days=days)
+        result=result,
+        collection=collection,
+        created_by=actor,
+        expires_at=timezone.now() + timedelta(days=days),
     )
     audit_record(actor=actor, action="share_created", target=_target(link), details={"days": days})
     return link
@@ -53,7 +79,11 @@ def share_create(*, result: Result, actor: User, days: int | None = None) -> Sha
 
 @transaction.atomic
 def share_revoke(*, link: ShareLink, actor: User) -> ShareLink:
-    link = ShareLink.objects.select_for_update().select_related("result__job").get(pk=link.pk)
+    link = (
+        ShareLink.objects.select_for_update(of=("self",))
+        .select_related("result__job", "collection")
+        .get(pk=link.pk)
+    )
     if not actor.may_manage(link.created_by_id):
         raise ShareRefused("Only the member who made this link or an admin can revoke it.")
     if link.revoked_at is None:
@@ -64,12 +94,11 @@ def share_revoke(*, link: ShareLink, actor: User) -> ShareLink:
 
 
 @dataclass(frozen=True)
-class Opened:
-    """What a public share page may show: the video's file and a neutral title, nothing else."""
+class Shared:
+    """What a public share page may show: the videos' files and a neutral title, nothing else."""
 
     link: ShareLink
-    file_name: str
-    storage: object
+    files: list[FieldFile]
     title: str
 
 
@@ -80,32 +109,34 @@ def share_resolve(token: str) -> ShareLink | None:
         key = signing.Signer(salt=SALT).unsign(token)
     except signing.BadSignature:
         return None
-    link = (
-        ShareLink.objects.select_related("result__asset", "result__job")
+    return (
+        ShareLink.objects.select_related("result__asset", "result__job", "collection")
         .filter(key=key, revoked_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
-    if link is None or not link.result.asset.file:
-        return None
-    return link
 
 
-def share_open(*, token: str, what: str = "page") -> Opened | None:
-    """Resolve a token for the public page (``what="page"``, audited as an opening) or its
-    video (not audited: a player fetches it in many ranges)."""
+def share_open(*, token: str, audit: bool = True) -> Shared | None:
+    """Resolve a token for the public page (audited as an opening) or for one of its videos
+    (``audit=False``: a player fetches a video in many ranges). None: no longer shared."""
     link = share_resolve(token)
     if link is None:
         return None
-    if what == "page":
+    if link.result_id:
+        assets = [link.result.asset] if not link.result.asset.is_archived else []
+    else:
+        assets = list(_results_of(link.collection))
+    files = [asset.file for asset in assets if asset.file]
+    if not files:
+        return None
+    if audit:
         audit_record(actor=None, action="share_opened", target=_target(link))
-    asset = link.result.asset
-    return Opened(
-        link=link, file_name=asset.file.name, storage=asset.file.storage, title="Shared video"
-    )
+    title = "Shared video" if len(files) == 1 else "Shared videos"
+    return Shared(link=link, files=files, title=title)
 
 
 def shares_visible(*, user: User) -> QuerySet[ShareLink]:
-    links = ShareLink.objects.select_related("result__asset", "created_by").order_by(
+    links = ShareLink.objects.select_related("result__asset", "collection", "created_by").order_by(
         "-created_at", "-id"
     )
     return links if user.is_admin else links.filter(created_by=user)

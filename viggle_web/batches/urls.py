@@ -18,10 +18,12 @@ urlpatterns = [
         name="collection_remove",
     ),
     path("collections/<int:pk>/delete/", views.collection_delete, name="collection_delete"),
+    path("collections/<int:pk>/share/", views.collection_share, name="collection_share"),
     path("shares/<int:pk>/revoke/", views.share_revoke, name="share_revoke"),
     # Public: the signed link is the credential (login_not_required on the views).
     path("shared/<str:token>/", views.shared_page, name="shared"),
     path("shared/<str:token>/video/", views.shared_video, name="shared_video"),
+    path("shared/<str:token>/video/<int:item>/", views.shared_video, name="shared_item"),
     path("<pubid:public_id>/", views.batch_detail, name="detail"),
     path("<pubid:public_id>/stream/", views.batch_stream, name="stream"),
     path("<pubid:public_id>/cancel/", views.batch_cancel, name="cancel"),

@@ -11,7 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -229,21 +235,39 @@ def result_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("gallery:detail", asset.pk)
 
 
-@require_POST
-def share_create(request: HttpRequest, pk: int) -> HttpResponse:
-    result = get_object_or_404(Result.objects.select_related("job"), asset_id=pk)
+def _share(
+    request: HttpRequest, back: str, *, result: Result | None, collection: Collection | None
+) -> HttpResponse:
     form = ShareForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("days", ["Choose 1 to 90 days."])))
-        return redirect("gallery:detail", pk)
+        return redirect(back)
     try:
         link = shares.share_create(
-            result=result, actor=request.user, days=form.cleaned_data["days"]
+            actor=request.user, result=result, collection=collection, days=form.cleaned_data["days"]
         )
     except shares.ShareRefused as exc:
-        raise PermissionDenied(exc.message)
+        messages.error(request, exc.message)
+        return redirect(back)
     messages.success(request, "Share link made: copy it from the list below.")
     return redirect(f"{reverse('batches:shares')}#share-{link.pk}")
+
+
+@require_POST
+def share_create(request: HttpRequest, pk: int) -> HttpResponse:
+    result = get_object_or_404(Result.objects.select_related("job"), asset_id=pk)
+    if not request.user.may_manage(result.job.owner_id):
+        raise PermissionDenied("Only the member who made this render or an admin can share it.")
+    return _share(request, reverse("gallery:detail", args=[pk]), result=result, collection=None)
+
+
+@require_POST
+def collection_share(request: HttpRequest, pk: int) -> HttpResponse:
+    collection = get_object_or_404(Collection, pk=pk)
+    if not request.user.may_manage(collection.created_by_id):
+        raise PermissionDenied("Only the member who made this collection or an admin can share it.")
+    back = reverse("batches:collection", args=[pk])
+    return _share(request, back, result=None, collection=collection)
 
 
 @require_GET
@@ -280,24 +304,31 @@ def _gone(request: HttpRequest) -> HttpResponse:
 @require_GET
 def shared_page(request: HttpRequest, token: str) -> HttpResponse:
     """The public page of a share link: a player and a download, nothing else."""
-    opened = shares.share_open(token=token, what="page")
-    if opened is None:
+    shared = shares.share_open(token=token)
+    if shared is None:
         return _gone(request)
-    return render(request, "batches/shared.html", {"token": token, "title": opened.title})
+    return render(
+        request,
+        "batches/shared.html",
+        {"token": token, "title": shared.title, "items": range(len(shared.files))},
+    )
 
 
 @login_not_required
 @require_GET
-def shared_video(request: HttpRequest, token: str) -> HttpResponse:
-    opened = shares.share_open(token=token, what="video")
-    if opened is None:
+def shared_video(request: HttpRequest, token: str, item: int = 0) -> HttpResponse:
+    shared = shares.share_open(token=token, audit=False)
+    if shared is None:
         return _gone(request)
+    if item >= len(shared.files):
+        raise Http404("No such video.")
+    file = shared.files[item]
     return serve_file(
         request,
-        name=opened.file_name,
-        storage=opened.storage,
+        name=file.name,
+        storage=file.storage,
         content_type="video/mp4",
-        filename="shared-video.mp4",
+        filename=f"shared-video-{item + 1}.mp4" if len(shared.files) > 1 else "shared-video.mp4",
         attachment=request.GET.get("download") == "1",
         cache_control="private, no-store",
     )
