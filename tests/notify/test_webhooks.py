@@ -41,6 +41,8 @@ def test_a_scripts_webhook_url_gets_signed_events_with_the_status_json(
     # The member gets their script secret from the webhooks page (shown once).
     page = member_client.post(reverse("notify:script_rotate"))
     secret = shown_secret(page.content.decode())
+    # And a standing endpoint of theirs that wants progress only (its own secret).
+    _endpoint_id, endpoint_secret = add_endpoint(member_client, receiver.url, ["progress"])
 
     response = api_render(
         api, tmp_path, webhook_url=receiver.url, webhook_events=["start", "completed"]
@@ -51,15 +53,21 @@ def test_a_scripts_webhook_url_gets_signed_events_with_the_status_json(
     assert job.status == "complete"
     deliver()
 
-    events = [r.headers["viggle-event"] for r in receiver.received]
-    assert events == ["start", "completed"]  # progress was not asked for
+    progress = [r for r in receiver.received if r.headers["viggle-event"] == "progress"]
+    assert progress, "the endpoint that wants progress got none"
+    for r in progress:
+        body = Webhook(endpoint_secret).verify(r.body, r.headers)
+        assert body["job_id"] == public_id and body["status"] in ("queued", "processing")
+    scripted = [r for r in receiver.received if r not in progress]
+    events = [r.headers["viggle-event"] for r in scripted]
+    assert events == ["start", "completed"]  # the request asked for these two only
     verifier = Webhook(secret)
-    bodies = [verifier.verify(r.body, r.headers) for r in receiver.received]
-    ids = [r.headers["webhook-id"] for r in receiver.received]
+    bodies = [verifier.verify(r.body, r.headers) for r in scripted]
+    ids = [r.headers["webhook-id"] for r in scripted]
     assert len(set(ids)) == 2 and all(i.startswith("msg_") for i in ids)
     rotated = shown_secret(member_client.post(reverse("notify:script_rotate")).content.decode())
     with pytest.raises(WebhookVerificationError):  # a rotated secret no longer verifies them
-        Webhook(rotated).verify(receiver.received[1].body, receiver.received[1].headers)
+        Webhook(rotated).verify(scripted[1].body, scripted[1].headers)
 
     # The payload is GET /api/render/{id}'s JSON; no upstream id or URL in it.
     status = api.get(f"/api/render/{public_id}").json()
@@ -75,7 +83,7 @@ def test_a_scripts_webhook_url_gets_signed_events_with_the_status_json(
     page = member_client.get(reverse("notify:webhooks")).content.decode()
     for message_id in ids:
         assert message_id in page
-    assert Delivery.objects.filter(status="delivered", attempts=1).count() == 2
+    assert Delivery.objects.filter(endpoint=None, status="delivered", attempts=1).count() == 2
 
 
 def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(
@@ -213,3 +221,35 @@ def test_only_an_admin_adds_an_organisation_wide_endpoint_which_hears_everyone(
     assert Endpoint.objects.get(pk=endpoint_id).org_wide
     page = member_client.get(reverse("notify:webhooks")).content.decode()
     assert receiver.url not in page  # a member does not see it
+
+
+def test_a_rotated_endpoint_secret_signs_from_then_on(member_client, receiver, fast_retries):
+    endpoint_id, old_secret = add_endpoint(member_client, receiver.url, ["completed"])
+    response = member_client.post(reverse("notify:endpoint_rotate", args=[endpoint_id]))
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    new_secret = shown_secret(response.content.decode())
+    assert new_secret != old_secret
+    page = member_client.get(reverse("notify:endpoint", args=[endpoint_id])).content.decode()
+    assert new_secret not in page  # shown once
+    member_client.post(reverse("notify:endpoint_test", args=[endpoint_id]))
+    deliver()
+    (got,) = receiver.received
+    assert Webhook(new_secret).verify(got.body, got.headers)["type"] == "test"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old_secret).verify(got.body, got.headers)
+
+
+def test_a_receiver_slower_than_the_timeout_is_retried(
+    member_client, receiver, fast_retries, settings
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1.0
+    endpoint_id, _ = add_endpoint(member_client, receiver.url, ["completed"])
+    receiver.hold_first = True  # the first answer never comes in time
+    member_client.post(reverse("notify:endpoint_test", args=[endpoint_id]))
+    deliver()
+    receiver.release.set()
+    delivery = Delivery.objects.get()
+    first, second = delivery.log.order_by("number")
+    assert (first.ok, first.response_code) == (False, None) and first.error
+    assert (second.ok, second.response_code) == (True, 200)
+    assert delivery.status == "delivered" and delivery.attempts == 2
