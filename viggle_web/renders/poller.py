@@ -161,6 +161,9 @@ class Poller:
         # Services work (final answers, sends, finishes, preprocessing polls): transactions
         # and downloads that must not hold up the status polls.
         self.side = ThreadPoolExecutor(settings.POLLER_SIDE_THREADS, thread_name_prefix="poll-side")
+        # job_changed receivers (webhooks, notifications) run here, in order, after the commit:
+        # a slow receiver delays its events, never the polls.
+        self.announcer = ThreadPoolExecutor(1, thread_name_prefix="poll-announce")
         self.side_busy: set[int] = set()
         self.side_lock = threading.Lock()
 
@@ -349,7 +352,9 @@ class Poller:
         if not jobs:
             return
         try:
-            changed = states.jobs_record_polls(owner=self.owner, jobs=jobs, release=release)
+            changed = states.jobs_record_polls(
+                owner=self.owner, jobs=jobs, release=release, announce_in=self.announcer
+            )
         except Exception:
             # Nothing written: the answers are asked again; the leases run out if this lasts.
             logger.exception("Recording %d polls failed", len(jobs))
@@ -402,6 +407,8 @@ class Poller:
         self.fetchers.shutdown(wait=False, cancel_futures=True)
         _close_thread_connections(self.side, settings.POLLER_SIDE_THREADS)
         self.side.shutdown(wait=True, cancel_futures=True)
+        _close_thread_connections(self.announcer, 1)
+        self.announcer.shutdown(wait=True)
         connection.close()
 
 

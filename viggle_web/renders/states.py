@@ -16,6 +16,7 @@ A plain table rather than django-fsm-2: see docs/architecture.md ("The render st
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -225,13 +226,20 @@ class PollAnswer(Protocol):
     written_status: str
 
 
-def jobs_record_polls(*, owner: str, jobs: Sequence[PollAnswer], release: bool) -> set[int]:
+def jobs_record_polls(
+    *,
+    owner: str,
+    jobs: Sequence[PollAnswer],
+    release: bool,
+    announce_in: Executor | None = None,
+) -> set[int]:
     """The batched form of :func:`job_transition`, for the poller's plain answers (still queued or
     processing): many jobs in one statement. Only the moves the table allows between ``queued``
     and ``processing`` are made (``POLL_MOVES``), on rows still leased to ``owner``; progress and
     the poll count are recorded, and, when ``release``, the leases given back. Changed rows are
-    announced as ``job_transition`` announces (NOTIFY, ``job_changed`` after commit). Returns the
-    ids written."""
+    announced as ``job_transition`` announces (NOTIFY, ``job_changed`` after commit; from
+    ``announce_in``'s thread when given, so slow receivers do not hold up the poller's loop).
+    Returns the ids written."""
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(jobs))
@@ -278,7 +286,10 @@ def jobs_record_polls(*, owner: str, jobs: Sequence[PollAnswer], release: bool) 
                 for pk, _, status, dirty in rows
                 if dirty
             ]
-            transaction.on_commit(lambda: _announce_many(changes))
+            if announce_in is not None:
+                transaction.on_commit(lambda: announce_in.submit(_announce_many, changes))
+            else:
+                transaction.on_commit(lambda: _announce_many(changes))
     return {row[0] for row in rows}
 
 
