@@ -243,3 +243,20 @@ def test_detail_page_shows_metadata_and_render_link(member_client, member, media
     except Exception:
         return
     assert f"{new_render}?motion={asset.pk}" in html
+
+
+@pytest.mark.django_db
+def test_the_htmx_filter_refresh_shows_why_a_value_was_refused(member_client, member, media_root):
+    """The filter form refreshes only the results (htmx): a refused value's message comes with
+    them, next to the filter, and the results are those without the refused filter."""
+    make_asset(member, name="Dancer")
+    fragment = member_client.get(INDEX, {"sort": "random", "q": "Dan"}, **HTMX)
+    assert fragment.status_code == 200  # htmx swaps only 2xx answers
+    body = fragment.content.decode()
+    assert body.lstrip().startswith('<div id="gallery-results">')
+    assert 'class="filter-errors" role="alert"' in body
+    assert "Sort" in body[body.index("filter-errors") : body.index('id="asset-grid"')]
+    assert "Dancer" in body
+    # A good filter brings no message.
+    clean = member_client.get(INDEX, {"sort": "newest"}, **HTMX).content.decode()
+    assert "filter-errors" not in clean

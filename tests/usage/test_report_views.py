@@ -342,3 +342,36 @@ def test_filtered_to_one_member_the_ledger_total_is_still_everyones(
     response = admin_client.get(REPORT, {"member": other_member.pk})
     assert response.context["report"].total.credits == 5
     assert "data-ledger-total>30<" in response.content.decode()
+
+
+def test_the_by_member_table_is_paged_and_keeps_the_whole_total(admin_client, member):
+    """A team of 25 who all rendered: the by-member table shows 20 a page, its total row (and the
+    other tables) the whole team, and the next page the other 5."""
+    from viggle_web.accounts.models import User
+
+    now = timezone.now()
+    team = [member] + [
+        User.objects.create_user(username=f"m{n:02d}", password="pw-long-enough-1")
+        for n in range(24)
+    ]
+    save_entries([entry(user, 2, when=now) for user in team])
+    first = admin_client.get(REPORT)
+    body = first.content.decode()
+    table = body[body.index('id="usage-by-member"') : body.index('id="usage-by-model"')]
+    assert table.count("<tbody") == 1 and table.count('<tr class="total"') == 1
+    assert '<td class="num" data-total="credits">50</td>' in table  # all 25 x 2 credits
+    assert "Rows 1–20 of 25" in body
+    assert 'aria-label="Pages of the by-member table"' in body
+    page = first.context["members_page"].page
+    assert len(page.object_list) == 20
+    second = admin_client.get(REPORT, {"members": 2})
+    assert len(second.context["members_page"].page.object_list) == 5
+    assert "Rows 21–25 of 25" in second.content.decode()
+    # Paging the member table leaves the others on their first page; a new filter starts afresh.
+    assert second.context["series_page"].page.number == 1
+    labels = {row.label for row in first.context["members_page"].page.object_list} | {
+        row.label for row in second.context["members_page"].page.object_list
+    }
+    assert len(labels) == 25
+    preset = second.context["presets"][0]["query"]
+    assert "members=" not in preset

@@ -5,6 +5,7 @@ Views parse with a Form, decide who may see what, and hand over to selectors and
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -29,6 +30,40 @@ from viggle_web.usage.selectors import UsageReport, UsageRow
 # --- Report ------------------------------------------------------------------------------------
 
 SERIES_PAGE_ROWS = 31
+BREAKDOWN_PAGE_ROWS = 20
+# Query keys of the report's paged tables: a new filter or preset starts every table afresh.
+PAGE_KEYS = ("rows", "members", "kinds")
+
+
+@dataclass(frozen=True)
+class TablePage:
+    """One page of one of the report's tables, with its own query key, so paging one table
+    keeps the others (and the filters) where they are."""
+
+    page: Page
+    anchor: str
+    label: str
+    previous_query: str
+    next_query: str
+
+
+def _table_page(
+    request: HttpRequest, rows: list[UsageRow], *, key: str, per_page: int, anchor: str, label: str
+) -> TablePage:
+    page = Paginator(rows, per_page).get_page(request.GET.get(key))
+
+    def query(number: int) -> str:
+        changed = request.GET.copy()
+        changed[key] = str(number)
+        return changed.urlencode()
+
+    return TablePage(
+        page=page,
+        anchor=anchor,
+        label=label,
+        previous_query=query(page.previous_page_number()) if page.has_previous() else "",
+        next_query=query(page.next_page_number()) if page.has_next() else "",
+    )
 
 
 def _report_scope(request: HttpRequest, member_id: int | None) -> int | None:
@@ -98,10 +133,31 @@ def report(request: HttpRequest) -> HttpResponse:
             )
         )
     context["csv_query"] = request.GET.urlencode()
-    # The per-day (or per-month) table is paged so the page stays a few screens tall; the chart
-    # and the CSV keep the whole period.
-    context["series_page"] = Paginator(usage.series, SERIES_PAGE_ROWS).get_page(
-        request.GET.get("rows")
+    # Every table is paged so the page stays a few screens tall (a team of many members, a year
+    # of days); each total row, the chart and the CSV keep the whole period.
+    context["members_page"] = _table_page(
+        request,
+        usage.by_member,
+        key="members",
+        per_page=BREAKDOWN_PAGE_ROWS,
+        anchor="usage-by-member",
+        label="by-member",
+    )
+    context["kinds_page"] = _table_page(
+        request,
+        usage.by_model,
+        key="kinds",
+        per_page=BREAKDOWN_PAGE_ROWS,
+        anchor="usage-by-model",
+        label="by-model",
+    )
+    context["series_page"] = _table_page(
+        request,
+        usage.series,
+        key="rows",
+        per_page=SERIES_PAGE_ROWS,
+        anchor="usage-series",
+        label=f"per-{usage.group}",
     )
     if user.is_admin:
         if usage.member_id is None:
@@ -115,7 +171,8 @@ def report(request: HttpRequest) -> HttpResponse:
 
 def _query_with(request: HttpRequest, **changes: str) -> str:
     query = request.GET.copy()
-    query.pop("rows", None)
+    for key in PAGE_KEYS:
+        query.pop(key, None)
     for key, value in changes.items():
         query[key] = value
     return query.urlencode()
