@@ -421,6 +421,68 @@ SCHEMAS: dict[str, Any] = {
     ),
 }
 
+
+def _json_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """A required JSON request body: one object with these properties."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": required, "properties": properties}
+            }
+        },
+    }
+
+
+def _list_path(summary: str, key: str, schema: str) -> dict[str, Any]:
+    """GET of a paged list of the member's API objects (characters, scenes)."""
+    listed = {key: {"type": "array", "items": _ref(schema)}, "total": {"type": "integer"}}
+    return {
+        "get": {
+            "summary": summary,
+            "security": TOKEN,
+            "parameters": PAGE_PARAMS,
+            "responses": {"200": _json(_obj(listed)), **BAD_INPUT, **AUTH_ERRORS},
+        }
+    }
+
+
+def _preprocess_path(
+    summary: str, fields: dict[str, Any], created: str, *errors: dict[str, Any]
+) -> dict[str, Any]:
+    """POST of a preprocess form: a name, the file or its URL (``fields``) and webhook fields."""
+    form = {"name": {"type": "string", "minLength": 1}, **fields, **WEBHOOK_FIELDS}
+    responses: dict[str, Any] = {"200": _json(_ref(created)), **BAD_INPUT, **AUTH_ERRORS}
+    for extra in errors:
+        responses.update(extra)
+    return {
+        "post": {
+            "summary": summary,
+            "security": TOKEN,
+            "requestBody": _form(form, ["name"]),
+            "responses": responses,
+        }
+    }
+
+
+def _object_path(id_name: str, schema: str, summary: str, forget: str) -> dict[str, Any]:
+    """GET and DELETE of one API object by its id."""
+    found = {**NOT_FOUND, **AUTH_ERRORS}
+    return {
+        "parameters": _id_param(id_name),
+        "get": {
+            "summary": summary,
+            "security": TOKEN,
+            "responses": {"200": _json(_ref(schema)), **found},
+        },
+        "delete": {
+            "summary": forget,
+            "security": TOKEN,
+            "responses": {"200": _json(_ref("Success")), **found},
+        },
+    }
+
+
 FILES = {
     "video/mp4": {"schema": FILE},
     "video/webm": {"schema": FILE},
@@ -500,25 +562,17 @@ def _paths() -> dict[str, Any]:
                 "with the shared options; checked against the budgets as a whole and written "
                 "all or nothing; the Idempotency-Key header finds the same batch again",
                 "security": TOKEN,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["character_ids", "scene_ids"],
-                                "properties": {
-                                    "character_ids": IDS,
-                                    "scene_ids": IDS,
-                                    "model": MODEL,
-                                    "background_mode": BACKGROUND,
-                                    "bg_color": {"type": "string", "example": "0,255,0"},
-                                    "fast": {"type": "boolean"},
-                                },
-                            }
-                        }
+                "requestBody": _json_body(
+                    {
+                        "character_ids": IDS,
+                        "scene_ids": IDS,
+                        "model": MODEL,
+                        "background_mode": BACKGROUND,
+                        "bg_color": {"type": "string", "example": "0,255,0"},
+                        "fast": {"type": "boolean"},
                     },
-                },
+                    ["character_ids", "scene_ids"],
+                ),
                 "responses": {
                     "200": _json(_ref("BatchCreated")),
                     **BAD_INPUT,
@@ -595,127 +649,51 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
-        "/api/characters": {
-            "get": {
-                "summary": "The member's characters (admins: everyone's)",
-                "security": TOKEN,
-                "parameters": PAGE_PARAMS,
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "characters": {"type": "array", "items": _ref("Character")},
-                                "total": {"type": "integer"},
-                            }
-                        )
-                    ),
-                    **BAD_INPUT,
-                    **AUTH_ERRORS,
-                },
-            }
-        },
-        "/api/characters/preprocess": {
-            "post": {
-                "summary": "Prepare a reusable character from an image (1 credit, every time)",
-                "security": TOKEN,
-                "requestBody": _form(
-                    {
-                        "name": {"type": "string", "minLength": 1},
-                        "image": FILE,
-                        "image_url": URL,
-                        **WEBHOOK_FIELDS,
-                    },
-                    ["name"],
-                ),
-                "responses": {
-                    "200": _json(_ref("CharacterCreated")),
-                    **BAD_INPUT,
-                    **AUTH_ERRORS,
-                    **OVER_BUDGET,
-                },
-            }
-        },
-        "/api/characters/{character_id}": {
-            "parameters": _id_param("character_id"),
-            "get": {
-                "summary": "A character",
-                "security": TOKEN,
-                "responses": {"200": _json(_ref("Character")), **NOT_FOUND, **AUTH_ERRORS},
+        "/api/characters": _list_path(
+            "The member's characters (admins: everyone's)", "characters", "Character"
+        ),
+        "/api/characters/preprocess": _preprocess_path(
+            "Prepare a reusable character from an image (1 credit, every time)",
+            {"image": FILE, "image_url": URL},
+            "CharacterCreated",
+            OVER_BUDGET,
+        ),
+        "/api/characters/{character_id}": _object_path(
+            "character_id",
+            "Character",
+            "A character",
+            "Forget a character (the gallery image stays)",
+        ),
+        "/api/scenes": _list_path("The member's scenes (admins: everyone's)", "scenes", "Scene"),
+        "/api/scenes/preprocess": _preprocess_path(
+            "Prepare a reusable scene from a driving video (free)",
+            {
+                "video": FILE,
+                "video_url": URL,
+                "background_mode": {**BACKGROUND, "default": "original"},
+                "model": {**MODEL, "default": "V4_Preview"},
             },
-            "delete": {
-                "summary": "Forget a character (the gallery image stays)",
-                "security": TOKEN,
-                "responses": {"200": _json(_ref("Success")), **NOT_FOUND, **AUTH_ERRORS},
-            },
-        },
-        "/api/scenes": {
-            "get": {
-                "summary": "The member's scenes (admins: everyone's)",
-                "security": TOKEN,
-                "parameters": PAGE_PARAMS,
-                "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "scenes": {"type": "array", "items": _ref("Scene")},
-                                "total": {"type": "integer"},
-                            }
-                        )
-                    ),
-                    **BAD_INPUT,
-                    **AUTH_ERRORS,
-                },
-            }
-        },
-        "/api/scenes/preprocess": {
-            "post": {
-                "summary": "Prepare a reusable scene from a driving video (free)",
-                "security": TOKEN,
-                "requestBody": _form(
-                    {
-                        "name": {"type": "string", "minLength": 1},
-                        "video": FILE,
-                        "video_url": URL,
-                        "background_mode": {**BACKGROUND, "default": "original"},
-                        "model": {**MODEL, "default": "V4_Preview"},
-                        **WEBHOOK_FIELDS,
-                    },
-                    ["name"],
-                ),
-                "responses": {
-                    "200": _json(_ref("SceneCreated")),
-                    **BAD_INPUT,
-                    **AUTH_ERRORS,
-                },
-            }
-        },
+            "SceneCreated",
+        ),
         "/api/scenes/import": {
             "post": {
                 "summary": "Import a viggle.ai template as a scene",
                 "security": TOKEN,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["template_id", "name"],
-                                "properties": {
-                                    "template_id": {"type": "string", "format": "uuid"},
-                                    "name": {"type": "string", "minLength": 1},
-                                    "webhook_url": WEBHOOK_FIELDS["webhook_url"],
-                                    "webhook_events": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "string",
-                                            "enum": ["start", "progress", "completed"],
-                                        },
-                                    },
-                                },
-                            }
-                        }
+                "requestBody": _json_body(
+                    {
+                        "template_id": {"type": "string", "format": "uuid"},
+                        "name": {"type": "string", "minLength": 1},
+                        "webhook_url": WEBHOOK_FIELDS["webhook_url"],
+                        "webhook_events": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "enum": ["start", "progress", "completed"],
+                            },
+                        },
                     },
-                },
+                    ["template_id", "name"],
+                ),
                 "responses": {
                     "200": _json(_ref("TemplateImported")),
                     **BAD_INPUT,
@@ -725,19 +703,9 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
-        "/api/scenes/{scene_id}": {
-            "parameters": _id_param("scene_id"),
-            "get": {
-                "summary": "A scene",
-                "security": TOKEN,
-                "responses": {"200": _json(_ref("Scene")), **NOT_FOUND, **AUTH_ERRORS},
-            },
-            "delete": {
-                "summary": "Forget a scene (the gallery video stays)",
-                "security": TOKEN,
-                "responses": {"200": _json(_ref("Success")), **NOT_FOUND, **AUTH_ERRORS},
-            },
-        },
+        "/api/scenes/{scene_id}": _object_path(
+            "scene_id", "Scene", "A scene", "Forget a scene (the gallery video stays)"
+        ),
         "/api/credits": {
             "get": {
                 "summary": "What the token's member can spend (see the Credits schema)",
