@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import viggle_web
 from tests.renders.factories import asset_with_file
 from viggle_web.gateway.services import download_sign, token_create
+from viggle_web.notify import services as notify_services
 from viggle_web.renders import services as render_services
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +118,13 @@ def world(settings, media_root, admin_user, member, media_files):
         request=render_services.RenderRequest(character=image, motion=video),
     )
     token = token_create(user=member, name="fuzz")
+    settings.ALLOW_PRIVATE_FETCH = True  # only to add the endpoint; no delivery is made here
+    endpoint = notify_services.endpoint_create(
+        actor=member, url="http://127.0.0.1:9/hook", events=["completed"], org_wide=False
+    ).endpoint
+    assert endpoint is not None
+    delivery = notify_services.endpoint_send_test(endpoint=endpoint, actor=member)
+    settings.ALLOW_PRIVATE_FETCH = False
     kwargs = {
         "pk": image.pk,
         "member_id": member.pk,
@@ -129,6 +137,8 @@ def world(settings, media_root, admin_user, member, media_files):
         "uidb64": "MQ",
         "name": "missing.mp4",
         "fmt": "webm",
+        "endpoint_id": endpoint.pk,
+        "delivery_id": delivery.pk,
     }
     return {"kwargs": kwargs, "token": token.raw, "admin": admin_user, "member": member}
 
