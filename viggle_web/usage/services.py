@@ -67,6 +67,30 @@ def budget_enforce(*, user: User, credits: int) -> None:
             )
 
 
+class _SpendAnnouncement:
+    """The one spend_booked of a transaction: bookings made in it add their members, so a batch
+    of a hundred renders announces once, not a hundred times."""
+
+    def __init__(self) -> None:
+        self.user_ids: set[int] = set()
+
+    def __call__(self) -> None:
+        signals.spend_booked.send(CreditEntry, user_ids=sorted(self.user_ids))
+
+
+def _announce_spend(user_ids: set[int]) -> None:
+    connection = transaction.get_connection()
+    # An announcement still waiting for this transaction's commit (a rolled-back savepoint or
+    # transaction drops its callbacks, and with them their announcement).
+    for _, callback, _ in reversed(connection.run_on_commit):
+        if isinstance(callback, _SpendAnnouncement):
+            callback.user_ids |= user_ids
+            return
+    announcement = _SpendAnnouncement()
+    announcement.user_ids |= user_ids
+    transaction.on_commit(announcement)
+
+
 def ledger_insert(entries: Sequence[CreditEntry]) -> list[CreditEntry]:
     """Insert new ledger entries and add them to the daily rollup (``UsageDay``) in the same
     transaction: the one place entries are written, so the rollup always equals the ledger.
@@ -74,8 +98,7 @@ def ledger_insert(entries: Sequence[CreditEntry]) -> list[CreditEntry]:
     with transaction.atomic():
         created = CreditEntry.objects.bulk_create(entries)
         rollup_add([entry.pk for entry in created])
-        user_ids = sorted({entry.user_id for entry in created})
-        transaction.on_commit(lambda: signals.spend_booked.send(CreditEntry, user_ids=user_ids))
+        _announce_spend({entry.user_id for entry in created})
     return created
 
 
