@@ -12,7 +12,6 @@ from django.utils.text import get_valid_filename
 from viggle_web.accounts.models import User
 from viggle_web.batches.models import Batch, BatchItem
 from viggle_web.renders.models import RenderJob
-from viggle_web.renders.selectors import jobs_for_display
 
 
 def batch_items(batch: Batch) -> list[BatchItem]:
@@ -20,7 +19,10 @@ def batch_items(batch: Batch) -> list[BatchItem]:
     return list(
         BatchItem.objects.filter(batch=batch)
         .order_by("position")
-        .prefetch_related(Prefetch("job", queryset=jobs_for_display()))
+        # The cells show no credits: the jobs without the ledger subquery of jobs_for_display.
+        .prefetch_related(
+            Prefetch("job", queryset=RenderJob.objects.select_related("character", "motion"))
+        )
     )
 
 
