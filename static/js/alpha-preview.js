@@ -1,5 +1,6 @@
-// Transparent results: the result video drawn on a canvas over a checkerboard, its mask video
-// giving each pixel's alpha; buttons switch to the mask alone or the result as rendered.
+// Transparent results: the result video drawn on a canvas over a checkerboard (or a colour the
+// member picks), its mask video giving each pixel's alpha; buttons switch to the mask alone or
+// the result as rendered. The job page's one alpha preview (exports are downloads only).
 (function () {
   "use strict";
 
@@ -59,6 +60,24 @@
 
     buttons.forEach(function (b) {
       b.addEventListener("click", function () { show(b.dataset.previewMode); });
+    });
+
+    const stage = root.querySelector("[data-alpha-stage]");
+    const colour = root.querySelector("[data-alpha-colour]");
+    function backdrop(event) {
+      if (event && event.target === colour) {
+        const radio = root.querySelector('[data-alpha-bg][value="colour"]');
+        if (radio) radio.checked = true;
+      }
+      const chosen = root.querySelector("[data-alpha-bg]:checked");
+      const checker = !chosen || chosen.value === "checker";
+      stage.classList.toggle("checkerboard", checker);
+      stage.style.backgroundColor = checker ? "" : colour.value;
+      stage.dataset.backdrop = checker ? "checker" : colour.value;
+    }
+    root.querySelectorAll("[data-alpha-bg], [data-alpha-colour]").forEach(function (input) {
+      input.addEventListener("change", backdrop);
+      input.addEventListener("input", backdrop);
     });
     show("alpha");
     window.requestAnimationFrame(draw);

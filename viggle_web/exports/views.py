@@ -32,7 +32,6 @@ def section_context(job: RenderJob, request: HttpRequest) -> dict:
         "job": job,
         "exports": exports,
         "exports_active": any(e.is_active for e in exports),
-        "preview": selectors.export_preview(exports),
         "formats": Export.Format.choices,
         "can_export": request.user.may_manage(job.owner_id),
         "since": timezone.now().isoformat(),
