@@ -1,10 +1,13 @@
 """The daily rollup of the ledger (``UsageDay``): how it is added to, rebuilt and checked.
 
-Every figure is computed by one ORM aggregation over ledger rows (``ledger_days``), used three
-ways: added to the rollup for the entries a transaction just inserted (``rollup_add``, an
-``INSERT … SELECT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``), inserted whole after
-emptying it (``rollup_rebuild``), and compared with it (``rollup_differences``). The day is cut
-by the database with the same expression each time (``TruncDate`` in settings.TIME_ZONE).
+The figures are written twice, on purpose, and checked against each other: as plain SQL for the
+writes (``_insert_select``: added to the rollup for the entries a transaction just inserted,
+``rollup_add``, an ``INSERT … SELECT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``, and
+inserted whole after emptying it, ``rollup_rebuild``), and as one ORM aggregation over ledger rows
+(``ledger_days``) that ``rollup_subtract`` and ``rollup_differences`` read (the latter is the
+check, run by the tests and ``usage_rebuild_rollup --check``). No Django compiler internals: the
+day is cut by the backend's own date-in-time-zone expression (``datetime_cast_date_sql``, the one
+``TruncDate`` uses, in settings.TIME_ZONE) in both.
 
 Concurrency: the upsert takes the rollup row's lock until the transaction ends, so two
 transactions adding to the same (day, member, model, mode) are serialised and both count; a new
@@ -57,21 +60,50 @@ def ledger_days(entries: QuerySet[CreditEntry] | None = None) -> QuerySet:
     )
 
 
-def _insert_select(entries: QuerySet[CreditEntry], using: str) -> tuple[str, list[Any], str]:
-    """``INSERT INTO usage_usageday (…) SELECT <ledger_days(entries)>``, and the table's name."""
-    query = ledger_days(entries).using(using).query
-    sql, params = query.get_compiler(using=using).as_sql()
-    # The SELECT's column order, read the way Django's own ValuesIterable reads it.
-    names = list(query.selected or ()) or [
-        *query.extra_select,
-        *query.values_select,
-        *query.annotation_select,
-    ]
-    columns = [name.removeprefix("r_") for name in names]
-    assert sorted(columns) == sorted((*KEY, *SUM_COLUMNS)), columns
-    qn = connections[using].ops.quote_name
+def _sums_sql() -> tuple[list[str], list[Any]]:
+    """LEDGER_SUMS written as SQL, in SUM_COLUMNS order: the same figures (``rollup_differences``
+    compares the rollup this fills with the ORM aggregation, in tests and ``--check``)."""
+    kind = CreditEntry.Kind
+    count_kind = "COUNT(CASE WHEN kind = %s THEN 1 END)"
+    sums: dict[str, tuple[str, list[Any]]] = {
+        "entries": ("COUNT(*)", []),
+        "credits": ("COALESCE(SUM(credits), 0)", []),
+        "output_seconds": ("COALESCE(SUM(output_seconds), 0.0)", []),
+        "renders": (count_kind, [kind.SETTLE]),
+        "released_jobs": (count_kind, [kind.RELEASE]),
+        "released_credits": (
+            "COALESCE(SUM(CASE WHEN kind = %s THEN credits END), 0)",
+            [kind.RELEASE],
+        ),
+        "characters": (count_kind, [kind.CHARACTER]),
+    }
+    assert tuple(sums) == SUM_COLUMNS
+    return [sql for sql, _ in sums.values()], [p for _, params in sums.values() for p in params]
+
+
+def _insert_select(ids: list[int] | None, using: str) -> tuple[str, list[Any], str]:
+    """``INSERT INTO usage_usageday (…) SELECT … FROM the ledger [WHERE id IN ids] GROUP BY``
+    the rollup's key, and the table's name. Plain SQL: the day is cut by the backend's own
+    date-in-time-zone expression (the one ``TruncDate`` uses), so it equals ``ledger_days``."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    day, params = connection.ops.datetime_cast_date_sql(
+        qn("created_at"), (), timezone.get_default_timezone_name()
+    )
+    sums, sum_params = _sums_sql()
+    where, where_params = "", []
+    if ids is not None:
+        where = f" WHERE {qn('id')} IN ({', '.join(['%s'] * len(ids))})"
+        where_params = list(ids)
+    columns = ", ".join(map(qn, (*KEY, *SUM_COLUMNS)))
     table = qn(UsageDay._meta.db_table)
-    return f"INSERT INTO {table} ({', '.join(map(qn, columns))}) {sql}", list(params), table
+    ledger = qn(CreditEntry._meta.db_table)
+    key = f"{day}, {qn('user_id')}, {qn('model')}, {qn('mode')}"
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {key}, {', '.join(sums)} "  # noqa: S608
+        f"FROM {ledger}{where} GROUP BY 1, 2, 3, 4"
+    )
+    return sql, [*params, *sum_params, *where_params], table
 
 
 def rollup_add(entry_ids: Iterable[int], *, using: str = "default") -> None:
@@ -81,7 +113,7 @@ def rollup_add(entry_ids: Iterable[int], *, using: str = "default") -> None:
     qn = connections[using].ops.quote_name
     for n in range(0, len(ids), _BATCH):
         batch = ids[n : n + _BATCH]
-        insert, params, table = _insert_select(CreditEntry.objects.filter(pk__in=batch), using)
+        insert, params, table = _insert_select(batch, using)
         add = ", ".join(f"{qn(c)} = {table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in SUM_COLUMNS)
         sql = f"{insert} ON CONFLICT ({', '.join(map(qn, KEY))}) DO UPDATE SET {add}"
         with connections[using].cursor() as cursor:
@@ -103,7 +135,7 @@ def rollup_rebuild(*, using: str = "default") -> int:
     On Postgres the ledger is locked against inserts (SHARE) while this runs, so bookings wait
     for it rather than being lost or counted twice."""
     connection = connections[using]
-    insert, params, table = _insert_select(CreditEntry.objects.all(), using)
+    insert, params, table = _insert_select(None, using)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             ledger = connection.ops.quote_name(CreditEntry._meta.db_table)
