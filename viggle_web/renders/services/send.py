@@ -43,35 +43,31 @@ def job_fail(job: RenderJob, *, code: str, message: str, **fields: object) -> No
     """Move a job (as the caller read it) to failed, releasing its credits. Upstream failure
     texts included, the message is made public-safe: no paths, addresses, traces or upstream
     ids (anyone can read it through the token-less status endpoint)."""
+    safe = public_message(message, upstream_ids=[job.upstream_job_id or ""])
     states.job_transition(
         job.pk,
         S.FAILED,
         expect=job.status,
-        fields={
-            **fields,
-            "error_code": code[:32],
-            "error_message": public_message(message, upstream_ids=[job.upstream_job_id or ""]),
-            "retrying": False,
-            "completed_at": timezone.now(),
-            **lease_released(None),
-        },
+        fields={**fields, **_stopped(code, safe), "completed_at": timezone.now()},
         reason=f"failed: {message}",
     )
+
+
+def _stopped(code: str, message: str) -> dict[str, object]:
+    """The columns of a job no worker works on any more: why, and no lease or next poll."""
+    return {
+        "error_code": code[:32],
+        "error_message": message,
+        "retrying": False,
+        **lease_released(None),
+    }
 
 
 def _needs_attention(job: RenderJob, *, code: str) -> None:
     """The send's outcome is unknown: keep the reservation, stop all automatic work on the job,
     and show it to admins."""
     states.job_transition(
-        job.pk,
-        S.ATTENTION,
-        expect=S.PENDING,
-        fields={
-            "error_code": code[:32],
-            "error_message": SEND_UNKNOWN_MESSAGE,
-            "retrying": False,
-            **lease_released(None),
-        },
+        job.pk, S.ATTENTION, expect=S.PENDING, fields=_stopped(code, SEND_UNKNOWN_MESSAGE)
     )
 
 
