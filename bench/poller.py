@@ -125,16 +125,18 @@ def make_assets(owner, tmp: str, motions: list[float]):
 
 def preprocess(owner, assets: list) -> None:
     """A Viggle character and scenes for the assets, as the gallery's button makes them (the
-    worker sends and its poller follows them): renders then go by id, without uploads."""
+    worker's send and its poller's claim-and-poll, run here): renders then go by id."""
     from viggle_web.assets.models import ViggleResource
-    from viggle_web.assets.services import resource_request
+    from viggle_web.assets.services import resource_poll_due, resource_request, resource_submit
 
     for asset in assets:
-        resource_request(asset=asset, user=owner, model="V4_Preview")
+        resource = resource_request(asset=asset, user=owner, model="V4_Preview")
+        resource_submit(resource_id=resource.pk)  # the worker's task
     deadline = time.monotonic() + 120
     while ViggleResource.objects.exclude(status="ready").exists():
         if time.monotonic() > deadline:
             raise RuntimeError(f"preprocessing not ready: {list(ViggleResource.objects.values())}")
+        resource_poll_due(owner="bench")  # what the poller does: claim, then poll each
         time.sleep(0.5)
 
 
@@ -148,24 +150,26 @@ def submit(owner, character, motion, key: str):
     )
 
 
-def send_all(ids: list[int], threads: int = 8) -> None:
-    """The worker's send (renders.services.job_send, what its job_send task runs), from a few
-    threads: 2,000 through django-q2's database queue would take minutes of the bench (the
-    queued tasks then find the jobs sent and do nothing)."""
+def make_and_send(owner, character, motion, count: int, threads: int = 8) -> list[int]:
+    """``count`` renders, each submitted (job_submit) and sent (job_send, what the worker's task
+    runs) in one of a few threads: through django-q2's database queue 2,000 sends take minutes
+    of the bench (the queued tasks then find the jobs sent and do nothing)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
 
     from viggle_web.renders import services
 
-    def send(pk: int) -> None:
+    def one(i: int) -> int:
         try:
-            services.job_send(job_id=pk, owner="bench-sender")
+            job = submit(owner, character, motion, f"bg-{i:05d}")
+            services.job_send(job_id=job.pk, owner="bench-sender")
+            return job.pk
         finally:
             connection.close()
 
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, ids))
+        return list(pool.map(one, range(count)))
 
 
 def wait_sent(ids: list[int], timeout: float) -> None:
@@ -334,6 +338,9 @@ def run(args) -> list[dict]:
 
             owner = User.objects.create_user(username="bench-owner", password="x", role="admin")
             sim, sim_base = start_simulator(sim_url, media_root, log_dir, args.speed)
+            from django.conf import settings
+
+            settings.VIGGLE_BASE_URL = sim_base  # this process sends the renders
             env = _pg.child_env(
                 db_url,
                 media_root,
@@ -345,7 +352,6 @@ def run(args) -> list[dict]:
             )
             worker = web = None
             try:
-                worker = _pg.Proc("worker", [_pg.PYTHON, "manage.py", "qcluster"], env, log_dir)
                 web, web_base = _pg.start_uvicorn(env, log_dir)
                 cookie = _pg.session_cookie(owner)
                 character, motions = make_assets(owner, tmp, [1.0, 2.0, 3.0])
@@ -354,12 +360,12 @@ def run(args) -> list[dict]:
                 sim_speed(sim_base, args.speed)
                 print(f"making {args.jobs} renders (job_submit, job_send)...", flush=True)
                 began = time.monotonic()
-                ids = [
-                    submit(owner, character, motions[0], f"bg-{i:05d}").pk for i in range(args.jobs)
-                ]
-                send_all(ids)
+                ids = make_and_send(owner, character, motions[0], args.jobs)
                 wait_sent(ids, timeout=60)
                 print(f"  made and sent in {time.monotonic() - began:.0f}s", flush=True)
+                # The worker starts now: making 2,000 renders while it polls them would take the
+                # simulator (one Python process) many minutes.
+                worker = _pg.Proc("worker", [_pg.PYTHON, "manage.py", "qcluster"], env, log_dir)
                 upstream = dict(
                     RenderJob.objects.filter(pk__in=ids).values_list("upstream_job_id", "pk")
                 )

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.core.servers.basehttp import run
+from django.core.servers.basehttp import WSGIServer, run
 from django.core.wsgi import get_wsgi_application
 
 
@@ -36,4 +36,17 @@ class Command(BaseCommand):
         self.stdout.flush()
         # Django's threaded WSGI server: a thread per connection; Django spools uploads to temp
         # files (FILE_UPLOAD_MAX_MEMORY_SIZE), so big videos never sit in memory.
-        run(host, port, get_wsgi_application(), ipv6=":" in host, threading=True)
+        run(
+            host,
+            port,
+            get_wsgi_application(),
+            ipv6=":" in host,
+            threading=True,
+            server_cls=_Server,
+        )
+
+
+class _Server(WSGIServer):
+    # A worker opens its POLLER_CONCURRENCY connections at once: with the default listen backlog
+    # (10) most connects were dropped and retried a second or more later.
+    request_queue_size = 1024
