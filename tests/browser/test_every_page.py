@@ -38,6 +38,9 @@ MEMBER_PAGES = [
     ("usage", "/usage/"),
     ("tokens", "/account/tokens/"),
     ("api-help", "/account/api/"),
+    ("notifications", "/notifications/"),
+    ("webhooks", "/notifications/webhooks/"),
+    ("notices", "/notifications/notices/"),
     ("not-found", "/renders/r_thisdoesnotexist00000000/"),
 ]
 ADMIN_PAGES = [
