@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from decimal import Decimal
 from functools import wraps
 from typing import IO, Any
@@ -605,24 +606,56 @@ def character_preprocess(request: HttpRequest) -> HttpResponse:
     )
 
 
-@endpoint(methods=("GET",))
-def character_list(request: HttpRequest) -> HttpResponse:
+def _object_list(
+    request: HttpRequest, model: type[Any], key: str, payload: Callable[[Any, datetime], dict]
+) -> JsonResponse:
+    """A page of the characters or scenes not deleted, as Viggle lists them."""
     limit, offset = _page(request)
     now = timezone.now()
-    rows = SimCharacter.objects.filter(deleted=False)
-    items = [engine.character_payload(c, request, now) for c in rows[offset : offset + limit]]
-    return JsonResponse({"characters": items, "total": rows.count()})
+    rows = model.objects.filter(deleted=False)
+    items = [payload(row, now) for row in rows[offset : offset + limit]]
+    return JsonResponse({key: items, "total": rows.count()})
+
+
+def _object_detail(
+    request: HttpRequest,
+    model: type[Any],
+    pk: str,
+    payload: Callable[[Any, datetime], dict],
+    *,
+    code: str,
+    missing: str,
+) -> JsonResponse:
+    """GET one character or scene, or DELETE it (marked deleted), as Viggle does."""
+    row = model.objects.filter(pk=pk, deleted=False).first()
+    if row is None:
+        raise ApiError(404, code, missing)
+    if request.method == "DELETE":
+        model.objects.filter(pk=row.pk).update(deleted=True)
+        return JsonResponse({"success": True})
+    return JsonResponse(payload(row, timezone.now()))
+
+
+@endpoint(methods=("GET",))
+def character_list(request: HttpRequest) -> HttpResponse:
+    return _object_list(
+        request,
+        SimCharacter,
+        "characters",
+        lambda character, now: engine.character_payload(character, request, now),
+    )
 
 
 @endpoint(methods=("GET", "DELETE"))
 def character_detail(request: HttpRequest, character_id: str) -> HttpResponse:
-    character = SimCharacter.objects.filter(pk=character_id, deleted=False).first()
-    if character is None:
-        raise ApiError(404, "CS-ORIV-008", "Character not found")
-    if request.method == "DELETE":
-        SimCharacter.objects.filter(pk=character.pk).update(deleted=True)
-        return JsonResponse({"success": True})
-    return JsonResponse(engine.character_payload(character, request, timezone.now()))
+    return _object_detail(
+        request,
+        SimCharacter,
+        character_id,
+        lambda character, now: engine.character_payload(character, request, now),
+        code="CS-ORIV-008",
+        missing="Character not found",
+    )
 
 
 # --- scenes ------------------------------------------------------------------------------------
@@ -731,22 +764,19 @@ def scene_import(request: HttpRequest) -> HttpResponse:
 
 @endpoint(methods=("GET",))
 def scene_list(request: HttpRequest) -> HttpResponse:
-    limit, offset = _page(request)
-    now = timezone.now()
-    rows = SimScene.objects.filter(deleted=False)
-    items = [engine.scene_payload(s, now) for s in rows[offset : offset + limit]]
-    return JsonResponse({"scenes": items, "total": rows.count()})
+    return _object_list(request, SimScene, "scenes", engine.scene_payload)
 
 
 @endpoint(methods=("GET", "DELETE"))
 def scene_detail(request: HttpRequest, scene_id: str) -> HttpResponse:
-    scene = SimScene.objects.filter(pk=scene_id, deleted=False).first()
-    if scene is None:
-        raise ApiError(404, "CS-ORIV-009", "Scene not found")
-    if request.method == "DELETE":
-        SimScene.objects.filter(pk=scene.pk).update(deleted=True)
-        return JsonResponse({"success": True})
-    return JsonResponse(engine.scene_payload(scene, timezone.now()))
+    return _object_detail(
+        request,
+        SimScene,
+        scene_id,
+        engine.scene_payload,
+        code="CS-ORIV-009",
+        missing="Scene not found",
+    )
 
 
 # --- account and CDN ---------------------------------------------------------------------------
