@@ -31,6 +31,8 @@ def check_key(key: str) -> str:
 class BatchForm(forms.Form):
     characters = _live(Asset.Kind.IMAGE)
     motions = _live(Asset.Kind.VIDEO)
+    # Or one template x several mappings: "<template id>:<person uuid>", each character plays it.
+    cast = forms.ChoiceField(choices=[("", "No template")], required=False)
     model = forms.ChoiceField(choices=RenderJob.Model.choices, initial=RenderJob.Model.V4)
     background_mode = forms.ChoiceField(
         choices=RenderJob.Background.choices, initial=RenderJob.Background.ORIGINAL
@@ -43,6 +45,22 @@ class BatchForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+        self.templates = {
+            t.pk: t
+            for t in Asset.objects.filter(kind=Asset.Kind.TEMPLATE, archived_at__isnull=True)
+        }
+        self.fields["cast"].choices = [("", "No template")] + [
+            (f"{t.pk}:{p['uuid']}", f"{t.name}: person {p['number']} ({p['type']})")
+            for t in self.templates.values()
+            for p in t.people
+        ]
+
+    def chosen_cast(self) -> tuple[Asset, str] | None:
+        value = self.cleaned_data.get("cast") or ""
+        if not value:
+            return None
+        pk, _, person = value.partition(":")
+        return self.templates[int(pk)], person
 
     def clean_bg_color(self) -> str:
         try:

@@ -71,6 +71,14 @@ def batch_pairs(*, characters: list[Asset], motions: list[Asset]) -> list[tuple[
     return [(character, motion) for motion in motions for character in characters]
 
 
+@dataclass(frozen=True)
+class TemplateCast:
+    """One template x several mappings: each character plays ``person`` in its own render."""
+
+    template: Asset
+    person: str
+
+
 def batch_estimate(*, characters: list[Asset], motions: list[Asset], fast: bool) -> int | None:
     """The batch's total estimate; None while a motion's length is not known."""
     if any(not motion.duration_seconds for motion in motions):
@@ -82,7 +90,7 @@ def _check_shape(characters: list[Asset], motions: list[Asset]) -> None:
     if not characters:
         raise BatchRefused("Choose at least one character.")
     if not motions:
-        raise BatchRefused("Choose at least one motion.")
+        raise BatchRefused("Choose at least one motion, or a template and one of its people.")
     count = len(characters) * len(motions)
     if count > batch_max():
         raise BatchRefused(
@@ -100,9 +108,11 @@ def batch_submit(
     motions: list[Asset],
     options: BatchOptions,
     source: str = Batch.Source.WEB,
+    cast: TemplateCast | None = None,
 ) -> Batch:
     """Write every render of the batch and their reservations, or none of them. The same
-    idempotency key returns the same batch."""
+    idempotency key returns the same batch. With ``cast`` (and no motions) each character plays
+    the template's person in a render of its own."""
     existing = Batch.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if existing.owner_id != owner.pk:
@@ -111,6 +121,10 @@ def batch_submit(
     # A stable, readable order (by name): the grid and the ZIP's numbered names follow it.
     characters = sorted(set(characters), key=lambda a: (a.name.lower(), a.pk))
     motions = sorted(set(motions), key=lambda a: (a.name.lower(), a.pk))
+    if cast is not None:
+        if motions:
+            raise BatchRefused("Choose motions or a template, not both.")
+        motions = [cast.template]
     _check_shape(characters, motions)
     total = batch_estimate(characters=characters, motions=motions, fast=options.fast)
     if total is None:
@@ -139,8 +153,9 @@ def batch_submit(
             owner=owner,
             idempotency_key=f"{batch.public_id}-{position}",
             request=RenderRequest(
-                character=character,
+                character=None if cast else character,
                 motion=motion,
+                character_mapping={cast.person: character.pk} if cast else None,
                 model=options.model,
                 background_mode=options.background_mode,
                 bg_color=options.bg_color,

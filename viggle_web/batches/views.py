@@ -64,6 +64,10 @@ def _chosen(form: BatchForm, name: str) -> list[Asset]:
 
 def _form_context(request: HttpRequest, form: BatchForm) -> dict:
     characters, motions = _chosen(form, "characters"), _chosen(form, "motions")
+    cast = form.data.get("cast", "") if form.is_bound else ""
+    template = form.templates.get(int(cast.split(":")[0])) if cast[:1].isdigit() else None
+    if template is not None and not motions:
+        motions = [template]  # one template x several mappings: one render per character
     fast = (form.data.get("fast") in ("on", "true", "1")) if form.is_bound else False
     estimate = services.batch_estimate(characters=characters, motions=motions, fast=fast)
     budget = budget_status(user=request.user)
@@ -125,6 +129,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
                     bg_color=data["bg_color"],
                     fast=data["fast"],
                 ),
+                cast=services.TemplateCast(*cast) if (cast := form.chosen_cast()) else None,
             )
         except BudgetExceeded as exc:
             form.add_error(None, exc.message)
