@@ -127,6 +127,8 @@ def world(settings, media_root, admin_user, member, media_files):
     settings.ALLOW_PRIVATE_FETCH = False
     kwargs = {
         "pk": image.pk,
+        "asset_pk": image.pk,  # batches: an asset of a collection
+        "item": 0,  # batches: the first video of a share link
         "member_id": member.pk,
         "token_id": token.token.pk,
         "public_id": job.public_id,
