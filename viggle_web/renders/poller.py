@@ -59,7 +59,10 @@ CLAIM_SECONDS = 0.5  # how often the loop looks for newly due work
 FLUSH_SECONDS = 0.05  # a changed answer waits at most this long to be written
 STOP_GRACE_SECONDS = 1.0  # answers in flight awaited after a stop was asked
 ALIGN_MARGIN_SECONDS = 0.4  # poll this long after a predicted end
-MAX_POLL_SECONDS = 5.0  # Viggle's docs: poll every 3-5 s
+# Viggle's docs: poll every 3-5 s. A job whose end cannot be predicted yet is asked every 4 s;
+# polls spread towards a predicted end stay at most 4.5 s apart (0.5 s for answers that are late).
+STEADY_POLL_SECONDS = 4.0
+MAX_POLL_SECONDS = 4.5
 POLLABLE = (RenderJob.Status.QUEUED, RenderJob.Status.PROCESSING)
 _CLAIMED_FIELDS = (
     "status",
@@ -80,18 +83,20 @@ def next_poll_time(
 ) -> float:
     """When to ask about a job again, from its answer's arrival (epoch seconds).
 
-    Never sooner than POLL_INTERVAL (3 s) after the answer. When the progress gained since
-    ``seen_at`` (when ``seen_progress`` was seen) predicts the end, the poll is placed just after
-    it, with at most MAX_POLL_SECONDS between polls: a render ending 4.2 s from now is asked
-    about at 4.6 s, not at 3 s (still running) and then 6 s.
+    Never sooner than POLL_INTERVAL (3 s) after the answer; STEADY_POLL_SECONDS (4 s) when the
+    end cannot be predicted. When the progress gained since ``seen_at`` (when ``seen_progress``
+    was seen) predicts the end, the poll is placed just after it, with at most MAX_POLL_SECONDS
+    between polls: a render ending 4.2 s from now is asked about at 4.6 s, not at 3 s (still
+    running) and then 6 s; one ending within 3 s is asked about at 3 s.
     """
     interval = services.POLL_INTERVAL.total_seconds()
     earliest = answered_at + interval
+    steady = answered_at + STEADY_POLL_SECONDS
     if seen_at is None or seen_progress <= 0 or not 0 < progress - seen_progress:
-        return earliest
+        return steady
     elapsed = answered_at - seen_at
     if elapsed <= 0 or progress >= 100:
-        return earliest
+        return steady
     end = answered_at + (100 - progress) * elapsed / (progress - seen_progress)
     remaining = end + ALIGN_MARGIN_SECONDS - answered_at
     if remaining <= interval:

@@ -49,10 +49,14 @@ class Command(QClusterCommand):
         stop_loops = threading.Event()
         loops = qworker.main_loops_start(stop_loops)
         known: set[int] = set()
+        ticks = 0
         while not requested.is_set() and cluster.sentinel.is_alive():
             # Remember the cluster's processes: once the sentinel is gone, its children are
-            # handed to init and can no longer be found as ours.
-            known = qworker.cluster_processes()
+            # handed to init and can no longer be found as ours. Every 2 s: reading /proc costs
+            # the poller's process CPU.
+            if ticks % 4 == 0:
+                known = qworker.cluster_processes()
+            ticks += 1
             requested.wait(0.5)
         # The loops first: they finish their turn, write what they learnt and free their leases.
         qworker.main_loops_stop(stop_loops, loops)
