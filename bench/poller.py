@@ -34,10 +34,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,23 +48,6 @@ DELAY_LIMIT = 1.0  # median upstream end -> browser event
 
 
 # --- the simulator's own database ---------------------------------------------------------------
-
-
-def sim_database(db_url: str) -> tuple[str, Callable[[], None]]:
-    import psycopg
-
-    parts = urlsplit(db_url)
-    name = f"viggle_bench_sim_{os.getpid()}"
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 def start_simulator(sim_url: str, media_root: str, log_dir: str, speed: float):
@@ -329,8 +310,11 @@ def run(args) -> list[dict]:
         os.makedirs(media_root)
         os.makedirs(log_dir)
         with _pg.scratch_database() as db_url:
-            sim_url, drop_sim = sim_database(db_url)
             _pg.setup_django(db_url, media_root=media_root)
+            from tests.viggle_fixtures import _simulator_database
+
+            # The simulator's own database beside ours, as the tests make it.
+            sim_url, drop_sim = _simulator_database(Path(tmp))
             from django.utils import timezone
 
             from viggle_web.accounts.models import User

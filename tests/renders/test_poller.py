@@ -255,10 +255,10 @@ def test_the_next_poll_lands_just_after_the_predicted_end():
     # 60% at t=100 s, 80% at t=103 s: 20 points in 3 s, so the end is due at t=106 s.
     at = next_poll_time(answered_at=103.0, progress=80, seen_progress=60, seen_at=100.0)
     assert 106.0 < at <= 106.5
-    # Far from the end (80 s to go): 3 to 4.5 s apart, spread so that a poll lands just after it.
+    # Far from the end (80 s to go): 3 to 4 s apart, spread so that a poll lands just after it.
     at = next_poll_time(answered_at=100.0, progress=20, seen_progress=10, seen_at=90.0)
-    assert 103.0 <= at <= 104.5
+    assert 103.0 <= at <= 104.0
     # Nearly done: never sooner than 3 s.
     assert next_poll_time(answered_at=100.0, progress=99, seen_progress=90, seen_at=97.0) == 103.0
-    # No progress seen yet (queued): the steady 4 s, within Viggle's 3-5 s.
-    assert next_poll_time(answered_at=100.0, progress=0, seen_progress=0, seen_at=None) == 104.0
+    # No progress seen yet (queued): the steady 3.5 s, within Viggle's 3-5 s.
+    assert next_poll_time(answered_at=100.0, progress=0, seen_progress=0, seen_at=None) == 103.5

@@ -59,10 +59,11 @@ CLAIM_SECONDS = 0.5  # how often the loop looks for newly due work
 FLUSH_SECONDS = 0.05  # a changed answer waits at most this long to be written
 STOP_GRACE_SECONDS = 1.0  # answers in flight awaited after a stop was asked
 ALIGN_MARGIN_SECONDS = 0.4  # poll this long after a predicted end
-# Viggle's docs: poll every 3-5 s. A job whose end cannot be predicted yet is asked every 4 s;
-# polls spread towards a predicted end stay at most 4.5 s apart (0.5 s for answers that are late).
-STEADY_POLL_SECONDS = 4.0
-MAX_POLL_SECONDS = 4.5
+# Viggle's docs: poll every 3-5 s. Counted from an answer's arrival, so the gap between two
+# requests is this plus the answer's time: a job whose end cannot be predicted yet is asked 3.5 s
+# after its answer; polls spread towards a predicted end stay at most 4 s apart.
+STEADY_POLL_SECONDS = 3.5
+MAX_POLL_SECONDS = 4.0
 POLLABLE = (RenderJob.Status.QUEUED, RenderJob.Status.PROCESSING)
 _CLAIMED_FIELDS = (
     "status",
@@ -83,7 +84,7 @@ def next_poll_time(
 ) -> float:
     """When to ask about a job again, from its answer's arrival (epoch seconds).
 
-    Never sooner than POLL_INTERVAL (3 s) after the answer; STEADY_POLL_SECONDS (4 s) when the
+    Never sooner than POLL_INTERVAL (3 s) after the answer; STEADY_POLL_SECONDS (3.5 s) when the
     end cannot be predicted. When the progress gained since ``seen_at`` (when ``seen_progress``
     was seen) predicts the end, the poll is placed just after it, with at most MAX_POLL_SECONDS
     between polls: a render ending 4.2 s from now is asked about at 4.6 s, not at 3 s (still
