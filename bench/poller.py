@@ -214,7 +214,7 @@ def profile_start(pid: int, out: str):
 
     exe = shutil.which("py-spy") or str(Path(_pg.PYTHON).parent / "py-spy")
     proc = subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "-o", out],
+        [exe, "record", "--pid", str(pid), "--gil", "--format", "raw", "--rate", "250", "-o", out],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
