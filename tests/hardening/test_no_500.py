@@ -141,6 +141,7 @@ def world(settings, media_root, admin_user, member, media_files):
         "fmt": "webm",
         "endpoint_id": endpoint.pk,
         "delivery_id": delivery.pk,
+        "upload_id": "00000000-0000-4000-8000-000000000000",  # a resumable upload nobody started
     }
     return {"kwargs": kwargs, "token": token.raw, "admin": admin_user, "member": member}
 
