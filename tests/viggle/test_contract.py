@@ -262,7 +262,11 @@ def test_a_video_template_has_no_segments(api) -> None:
 @pytest.fixture
 def bad_media(tmp_path: Path) -> SimpleNamespace:
     garbage = tmp_path / "garbage.mp4"
-    garbage.write_bytes(b"\x00\x01not a video" * 5000)
+    # Starts like an MP4 (its first box) and is garbage after: damaged, CS-ORIV-007. A file
+    # that is no video container at all is CS-ORIV-003 (the case above).
+    garbage.write_bytes(
+        b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x01junk" * 5000
+    )
     return SimpleNamespace(
         garbage=garbage,
         long=make_mp4(tmp_path / "long.mp4", seconds=301, size=(64, 64), fps=1),

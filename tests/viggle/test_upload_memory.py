@@ -45,7 +45,9 @@ def test_a_300_mb_upload_streams_in_bounded_memory(viggle_sim, tmp_path) -> None
     image = make_png(tmp_path / "c.png")
     video = tmp_path / "big.mp4"
     with video.open("wb") as fh:
-        fh.truncate(300 * 1024 * 1024)  # sparse zeros: an unreadable video, 300 MB on the wire
+        # An MP4's first box, then sparse zeros: a damaged video (CS-ORIV-007), 300 MB on the wire.
+        fh.write(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2")
+        fh.truncate(300 * 1024 * 1024)
     result = subprocess.run(
         [
             sys.executable,
