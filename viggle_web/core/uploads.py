@@ -6,6 +6,7 @@ remembers which files it dropped so the view can say why."""
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import tempfile
 from collections.abc import Callable
@@ -134,6 +135,14 @@ class _Partial:
             self.path.unlink(missing_ok=True)
 
 
+def _file_name(sent: str) -> str:
+    """A sent file name as Django's own multipart parser keeps it: its last path part, without
+    HTML entities or characters that do not print (a NUL would not even reach the database)."""
+    name = html.unescape(sent).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable())
+    return "" if name in {".", ".."} else name
+
+
 def _disposition(headers: bytes) -> tuple[str, str | None, str]:
     """(field name, file name or None, content type) of one multipart part's headers."""
     from django.utils.http import parse_header_parameters
@@ -146,7 +155,7 @@ def _disposition(headers: bytes) -> tuple[str, str | None, str]:
             _, params = parse_header_parameters(value.strip())
             name = params.get("name", "")
             if "filename" in params:
-                filename = os.path.basename(params["filename"].replace("\\", "/"))
+                filename = _file_name(params["filename"])
         elif key == "content-type":
             content_type = value.strip().split(";")[0].strip()
     return name, filename, content_type
