@@ -44,10 +44,12 @@ def test_a_bad_filter_url_keeps_the_page_and_says_what_was_wrong(
     message = page.locator("form.filters #filter-errors, #filter-errors")
     expect(message.first).to_be_visible()
     expect(message.first).to_contain_text(mentions)
-    # The message sits with the filters, above the results.
+    # The message sits with the filters, above the results (in the gallery it heads the block
+    # right under the filters that the htmx refresh swaps, so a refresh shows it too).
     assert page.evaluate(
         "document.querySelector('#filter-errors').closest('form.filters') !== null"
         " || document.querySelector('form.filters + #filter-errors') !== null"
+        " || document.querySelector('form.filters + * > #filter-errors:first-child') !== null"
     )
 
 
