@@ -26,8 +26,11 @@ class Command(BaseCommand):
         # not a new Postgres connection each (bench/poller.py).
         from django.db import connections
 
-        connections.settings["default"]["CONN_MAX_AGE"] = None
-        settings.DATABASES["default"]["CONN_MAX_AGE"] = None
+        # Checked before each request's first query, so a database restart costs one reconnect,
+        # not an error on every thread's kept connection.
+        for options in (connections.settings["default"], settings.DATABASES["default"]):
+            options["CONN_MAX_AGE"] = None
+            options["CONN_HEALTH_CHECKS"] = True
         # This process serves nothing else, so the simulator's routes become the root.
         settings.ROOT_URLCONF = "viggle_web.simulator.root_urls"
         if host not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
