@@ -13,6 +13,7 @@ import pytest
 from tests.media_factory import make_mp4, make_png
 from tests.renders.factories import asset_with_file
 from tests.workers import QCluster, wait_until
+from viggle_web.batches.models import Result
 from viggle_web.renders import services
 from viggle_web.renders.models import RenderJob
 
@@ -63,6 +64,13 @@ def test_a_render_completes_through_the_redis_broker(member, tmp_path, viggle_si
             lambda: RenderJob.objects.get(pk=job.pk).status in RenderJob.FINAL,
             timeout=120,
             message="the render did not finish through the Redis cluster in 120 s",
+        )
+        # A completed render enqueues follow-up work (its result is published to the gallery):
+        # the cluster takes that from Redis too before it stops.
+        wait_until(
+            lambda: Result.objects.filter(job=job).exists() and broker.queue_size() == 0,
+            timeout=60,
+            message="the follow-up tasks were not taken from Redis in 60 s",
         )
     finally:
         cluster.stop()
