@@ -87,6 +87,14 @@ def test_a_character_and_a_scene_become_ready_and_the_credit_is_booked(
         card = client.get(reverse("gallery:card", args=[asset.pk])).content.decode()
         assert resource.upstream_id not in card
         assert "every 3s" not in card  # final: the card stops polling
+    # Credits in the renders' one vocabulary: the character's credit charged; the scene is
+    # free and shows no credit figure at all.
+    character_page = client.get(reverse("gallery:detail", args=[image.pk])).content.decode()
+    assert '<span class="credits" data-credits="charged">1 credit charged</span>' in character_page
+    scene_page = client.get(reverse("gallery:detail", args=[video.pk])).content.decode()
+    resources = scene_page.split('id="asset-resources"')[1].split("</div>")[0]
+    assert "Scene for V3: <strong>Ready</strong>" in resources
+    assert "credit" not in resources and "data-credits" not in resources
 
     # Asking again returns the ready character without a second credit or upstream call.
     client.post(reverse("gallery:preprocess", args=[image.pk]))

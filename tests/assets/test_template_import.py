@@ -88,6 +88,8 @@ def test_a_pasted_link_is_imported_followed_and_shown_with_its_people_and_length
     assert asset.duration_seconds is None  # Viggle has not processed it yet
     resource = ViggleResource.objects.get()
     assert resource.status == "pending" and resource.upstream_id
+    pending = client.get(reverse("gallery:detail", args=[asset.pk])).content.decode()
+    assert 'data-credits="reserved">15 credits reserved</span>' in pending
     held = CreditEntry.objects.get(kind="template")
     assert (held.user, held.credits, held.model) == (member, 15, "template")
 
@@ -103,6 +105,8 @@ def test_a_pasted_link_is_imported_followed_and_shown_with_its_people_and_length
 
     detail = client.get(reverse("gallery:detail", args=[asset.pk])).content.decode()
     assert "Template import: <strong>Ready</strong>" in detail
+    assert 'data-credits="charged">15 credits charged</span>' in detail
+    assert "reserved" not in detail
     assert 'length <span class="template-length">3.0 s</span>' in detail
     assert "2 people" in detail and "Person 2 (human)" in detail
     assert resource.upstream_id not in detail
@@ -180,6 +184,8 @@ def test_a_failed_import_shows_vigges_reason_and_gives_the_credits_back(
     )
     detail = client.get(reverse("gallery:detail", args=[asset.pk])).content.decode()
     assert "Template import failed: the template could not be processed" in detail
+    assert 'data-credits="refunded">15 credits refunded</span>' in detail
+    assert "reserved" not in detail and "charged" not in detail
     assert ledger_sum(user=member) == 0
     release = CreditEntry.objects.get(kind="release")
     assert (release.credits, release.model) == (-15, "template")

@@ -135,3 +135,31 @@ def test_a_cancelled_job_shows_credits_refunded_never_reserved(
         expect(row.locator("[data-credits]")).to_have_text("3 credits refunded")
     finally:
         worker.stop()
+
+
+def test_a_job_that_fails_upstream_shows_its_credits_refunded_live(
+    page, live_server, viggle_sim, member, password, login, tmp_path, media_root
+):
+    """Viggle fails the render part-way: the open job page turns failed without a reload and
+    its reserved credits read "refunded", on the page and in the list; never "reserved"."""
+    token = token_create(user=member, name="script").raw
+    viggle_sim.set_speed(0.5)
+    viggle_sim.set(fail_next_jobs=1)
+    worker = QCluster("job-failed").start()
+    try:
+        login("bob", password)
+        public_id = start_through_api(live_server, token, tmp_path, seconds=2.0)
+        page.goto(f"{live_server.url}/renders/{public_id}/")
+        expect(page.locator("#job-status [data-credits]")).to_have_text("2 credits reserved")
+        expect(page.locator("#job-status")).to_have_attribute(
+            "data-status", "failed", timeout=60_000
+        )
+        expect(page.locator("#job-status [data-credits]")).to_have_text("2 credits refunded")
+        assert "reserved" not in page.locator("#job-status").inner_text()
+        expect(page.locator("#job-status")).to_contain_text("could not render")
+        page.goto(f"{live_server.url}/renders/")
+        row = page.locator(f"#job-{public_id}")
+        expect(row.locator("[data-credits]")).to_have_text("2 credits refunded")
+        assert RenderJob.objects.get(public_id=public_id).status == "failed"
+    finally:
+        worker.stop()

@@ -135,3 +135,29 @@ def asset_renders(*, asset: Asset, limit: int = 50) -> list:
 def asset_is_used(*, asset: Asset) -> bool:
     """Whether anything used ``asset``: then it is archived, never deleted."""
     return bool(asset_renders(asset=asset, limit=1))
+
+
+def asset_preparation_credits(*, asset: Asset) -> dict[str, dict[str, int]]:
+    """What preparing ``asset`` for Viggle cost, from the ledger, for a character and for a
+    template import: ``held`` (every credit booked for it) and ``net`` (what stays spent after a
+    release). A scene is free, so it has no entry; a character books 1 credit; a template import
+    holds its cost and gives it back when the import fails."""
+    from django.db.models import Q, Sum
+
+    from viggle_web.usage.models import CreditEntry
+
+    subjects = {
+        "character": [f"character:{asset.pk}"],
+        "template": [f"template:{asset.pk}", f"template:{asset.pk}:adjust"],
+    }
+    sums = CreditEntry.objects.aggregate(
+        **{
+            f"{kind}_{part}": Sum("credits", filter=Q(subject__in=names, **extra))
+            for kind, names in subjects.items()
+            for part, extra in (("held", {"credits__gt": 0}), ("net", {}))
+        }
+    )
+    return {
+        kind: {"held": sums[f"{kind}_held"] or 0, "net": sums[f"{kind}_net"] or 0}
+        for kind in subjects
+    }

@@ -287,13 +287,15 @@ def card(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     asset = _get_asset_for_user(request, pk)
+    credits = selectors.asset_preparation_credits(asset=asset)
     if request.htmx:
-        return render(request, f"{DETAIL}#resources", {"asset": asset})
+        return render(request, f"{DETAIL}#resources", {"asset": asset, "credits": credits})
     return render(
         request,
         DETAIL,
         {
             "asset": asset,
+            "credits": credits,
             "renders": selectors.asset_renders(asset=asset),
             "can_edit": _can_edit(request, asset),
             "rename_form": RenameForm(initial={"name": asset.name}),
