@@ -6,7 +6,8 @@ in their ``AppConfig.ready``; docs/architecture.md, "App dependency order"):
 - ``download_kind_register(kind, fn)``: what a signed link of that kind points at
   (``fn(ident, which) -> (file, filename, content_type) | None``);
 - ``view_register(name, view)``: the view behind a gateway route that another app serves
-  (``render_exports``); the route and its name stay in ``gateway.urls``.
+  (``render_exports``); the route and its name stay with
+  the gateway's routes (``viggle_web/urls.py``).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def view_register(name: str, view: Callable[..., HttpResponse]) -> None:
 
 
 def registered_view(name: str) -> Callable[..., HttpResponse]:
-    """A view for ``gateway.urls`` that serves what another app registered under ``name``
+    """A view for a gateway route that serves what another app registered under ``name``
     (the registered view does its own authentication, as every API view does)."""
 
     @csrf_exempt
