@@ -32,6 +32,8 @@ class Receiver:
     default: int = 200
     received: list[Received] = field(default_factory=list)
     hold_first: bool = False
+    endless: bool = False  # answer 200 with a body that never ends (until the client hangs up)
+    sent_bytes: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,6 +61,16 @@ def _handler(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]:
             if first and receiver.hold_first:
                 receiver.release.wait(60)
             self.send_response(status)
+            if receiver.endless:
+                self.end_headers()  # no length: the body runs until the connection closes
+                chunk = b"x" * 65536
+                try:
+                    while not receiver.release.is_set():
+                        self.wfile.write(chunk)
+                        receiver.sent_bytes += len(chunk)
+                except OSError:
+                    pass  # the client read what it wanted and hung up
+                return
             self.send_header("content-length", "2")
             self.end_headers()
             self.wfile.write(b"ok")

@@ -253,3 +253,24 @@ def test_a_receiver_slower_than_the_timeout_is_retried(
     assert (first.ok, first.response_code) == (False, None) and first.error
     assert (second.ok, second.response_code) == (True, 200)
     assert delivery.status == "delivered" and delivery.attempts == 2
+
+
+def test_a_receiver_answering_an_endless_body_is_read_only_up_to_the_cap(
+    member_client, receiver, fast_retries, settings
+):
+    """WEBHOOK_MAX_RESPONSE_BYTES: the delivery reads that much of the answer and hangs up, so a
+    receiver streaming forever neither holds the worker until the timeout nor fills its memory."""
+    settings.WEBHOOK_MAX_RESPONSE_BYTES = 4096
+    settings.WEBHOOK_TIMEOUT_SECONDS = 20.0
+    endpoint_id, _ = add_endpoint(member_client, receiver.url, ["completed"])
+    receiver.endless = True
+    member_client.post(reverse("notify:endpoint_test", args=[endpoint_id]))
+    deliver()
+    delivery = Delivery.objects.get()
+    (attempt,) = delivery.log.all()
+    assert (attempt.ok, attempt.response_code, attempt.error) == (True, 200, "")
+    assert delivery.status == "delivered" and delivery.attempts == 1
+    # The read stopped at the cap: without it the endless answer holds the attempt (and the
+    # worker) until the 20 s timeout cuts the connection (measured: the whole timeout).
+    assert attempt.milliseconds < 10_000, attempt.milliseconds
+    receiver.release.set()
