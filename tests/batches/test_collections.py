@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from tests.renders.factories import asset_row
 from viggle_web.batches.models import Collection
+from viggle_web.renders.models import RenderJob
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +65,60 @@ def test_a_duplicate_name_is_refused(member_client, member):
     assert again.status_code == 400
     assert "already a collection" in again.content.decode()
     assert Collection.objects.count() == 1
+
+
+def test_the_renders_and_batches_lists_filter_by_collection(member_client, member):
+    """Everything lists by collection: the renders list (and its live stream's new jobs) and the
+    batches list keep what used the collection's assets, as the usage split counts them."""
+    hero = asset_row(owner=member, kind="image", name="Hero")
+    walk = asset_row(owner=member, seconds=2.0, name="Walk")
+    jump = asset_row(owner=member, seconds=2.0, name="Jump")
+    member_client.post(reverse("batches:collections"), {"name": "Client A"})
+    collection = Collection.objects.get()
+    member_client.post(reverse("batches:collection", args=[collection.pk]), {"assets": [walk.pk]})
+    for motions in ([walk], [jump]):  # a batch with the collection's motion, one without
+        member_client.post(
+            reverse("batches:new"),
+            {
+                "characters": [hero.pk],
+                "motions": [m.pk for m in motions],
+                "model": "V4_Preview",
+                "background_mode": "original",
+                "bg_color": "#00ff00",
+                "idempotency_key": uuid.uuid4().hex,
+            },
+        )
+    in_collection = RenderJob.objects.get(motion=walk)
+    elsewhere = RenderJob.objects.get(motion=jump)
+    group = f"collection:{collection.pk}"
+
+    renders = member_client.get(reverse("renders:list"), {"group": group})
+    page = renders.content.decode()
+    assert renders.status_code == 200
+    assert f'id="job-{in_collection.public_id}"' in page
+    assert f'id="job-{elsewhere.public_id}"' not in page
+    assert f'<option value="{group}" selected>Client A</option>' in page
+    everything = member_client.get(reverse("renders:list")).content.decode()
+    assert f'id="job-{elsewhere.public_id}"' in everything
+
+    # The list's stream asks for new jobs under the same filter.
+    stream_url = page.split('sse-connect="')[1].split('"')[0].replace("&amp;", "&")
+    assert f"group=collection%3A{collection.pk}" in stream_url
+
+    batches = member_client.get(reverse("batches:list"), {"collection": collection.pk})
+    listed = batches.content.decode()
+    with_walk = in_collection.batch_item.batch.public_id
+    with_jump = elsewhere.batch_item.batch.public_id
+    assert with_walk in listed and with_jump not in listed
+    assert with_jump in member_client.get(reverse("batches:list")).content.decode()
+
+    # A collection that does not exist is a message next to the filter, not an error page.
+    for url, params in (
+        (reverse("renders:list"), {"group": "collection:999999"}),
+        (reverse("batches:list"), {"collection": "999999"}),
+    ):
+        bad = member_client.get(url, params)
+        assert bad.status_code == 400
+        text = bad.content.decode()
+        assert "Collection:" in text and "This filter was left out." in text
+        assert with_jump in text or f'id="job-{elsewhere.public_id}"' in text

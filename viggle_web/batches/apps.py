@@ -16,9 +16,11 @@ class BatchesConfig(AppConfig):
         )
         from viggle_web.batches import collections, results
         from viggle_web.renders import signals
+        from viggle_web.renders.selectors import job_group_source_register
 
         signals.job_completed.connect(results.on_job_completed, dispatch_uid="batches.results")
         asset_card_annotation_register(results.with_results)
         gallery_show_register("results", "Render results", results.show_results)
         gallery_show_register("approved", "Approved results", results.show_approved)
         gallery_show_source_register(collections.show_choices, collections.show_apply)
+        job_group_source_register(collections.jobs_choices, collections.jobs_apply)

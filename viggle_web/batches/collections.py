@@ -71,6 +71,25 @@ def show_apply(value: str, assets: QuerySet[Asset]) -> QuerySet[Asset] | None:
     return assets.filter(collections__pk=int(value[len(PREFIX) :]))
 
 
+def jobs_choices() -> list[tuple[str, str]]:
+    """The renders list's "Collection" filter: one choice per collection."""
+    return [
+        (f"{PREFIX}{pk}", name)
+        for pk, name in Collection.objects.order_by("name").values_list("pk", "name")
+    ]
+
+
+def jobs_apply(value: str, jobs: QuerySet[RenderJob]) -> QuerySet[RenderJob] | None:
+    """The renders of a collection: those whose character or motion it holds (as the usage
+    split counts them)."""
+    if not value.startswith(PREFIX) or not value[len(PREFIX) :].isdigit():
+        return None
+    held = Collection.assets.through.objects.filter(collection_id=int(value[len(PREFIX) :])).values(
+        "asset_id"
+    )
+    return jobs.filter(Q(character_id__in=held) | Q(motion_id__in=held))
+
+
 # --- usage split by collection -------------------------------------------------------------------
 
 

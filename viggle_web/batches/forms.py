@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 
 from viggle_web.assets.models import Asset
+from viggle_web.batches.models import Collection
 from viggle_web.renders.models import RenderJob
 from viggle_web.viggle.colour import parse_bg_color
 
@@ -108,3 +109,13 @@ class CollectionAddForm(forms.Form):
 
 class MonthForm(forms.Form):
     month = forms.DateField(required=False, input_formats=["%Y-%m"])
+
+
+class BatchFilterForm(forms.Form):
+    collection = forms.ModelChoiceField(
+        queryset=Collection.objects.order_by("name"),
+        required=False,
+        empty_label="Any collection",
+        label="Collection",
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)

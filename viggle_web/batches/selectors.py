@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils.text import get_valid_filename
 
 from viggle_web.accounts.models import User
-from viggle_web.batches.models import Batch, BatchItem
+from viggle_web.batches import collections
+from viggle_web.batches.models import Batch, BatchItem, Collection
 from viggle_web.renders.models import RenderJob
 
 
@@ -26,9 +27,22 @@ def batch_items(batch: Batch) -> list[BatchItem]:
     )
 
 
-def batch_list(*, member: User | None = None) -> QuerySet[Batch]:
+def batch_list(
+    *, member: User | None = None, collection: Collection | None = None
+) -> QuerySet[Batch]:
+    """Batches, newest first; of a collection: those with a render the collection counts (its
+    character or motion is in it), as the renders list and the usage split count them."""
     batches = Batch.objects.select_related("owner").order_by("-created_at", "-id")
-    return batches.filter(owner=member) if member is not None else batches
+    if member is not None:
+        batches = batches.filter(owner=member)
+    if collection is not None:
+        jobs = collections.jobs_apply(
+            f"{collections.PREFIX}{collection.pk}", RenderJob.objects.all()
+        )
+        batches = batches.filter(
+            Exists(BatchItem.objects.filter(batch=OuterRef("pk"), job__in=jobs))
+        )
+    return batches
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from viggle_web.assets.models import Asset
 from viggle_web.batches import collections, results, selectors, services, shares
 from viggle_web.batches.forms import (
+    BatchFilterForm,
     BatchForm,
     CollectionAddForm,
     CollectionForm,
@@ -39,6 +40,7 @@ from viggle_web.batches.forms import (
 from viggle_web.batches.models import Batch, Collection, Result, ShareLink
 from viggle_web.batches.zipstream import ZipMember, zip_response
 from viggle_web.core.files import serve_file
+from viggle_web.core.filters import filter_messages, filter_values
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
 from viggle_web.usage.selectors import budget_status, month_window
@@ -145,8 +147,16 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.batch_list(), 25).get_page(request.GET.get("page") or 1)
-    return render(request, "batches/list.html", {"page": page})
+    filters = BatchFilterForm(request.GET)
+    data = filter_values(filters)
+    batches = selectors.batch_list(collection=data["collection"])
+    page = Paginator(batches, 25).get_page(data["page"] or 1)
+    return render(
+        request,
+        "batches/list.html",
+        {"page": page, "filters": filters, "filter_errors": filter_messages(filters)},
+        status=400 if filters.errors else 200,
+    )
 
 
 @require_GET

@@ -8,6 +8,7 @@ from django import forms
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
 from viggle_web.core.filters import FilterDateField
+from viggle_web.renders import selectors
 from viggle_web.renders.models import RenderJob
 from viggle_web.viggle.colour import parse_bg_color
 
@@ -117,6 +118,7 @@ class JobFilterForm(forms.Form):
         required=False,
     )
     asset = forms.IntegerField(required=False, min_value=1)
+    group = forms.ChoiceField(label="Collection", required=False)
     date_from = FilterDateField(label="From")
     date_to = FilterDateField(label="To")
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
@@ -125,6 +127,7 @@ class JobFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         # People's names, as the gallery's uploader filter shows them.
         self.fields["member"].label_from_instance = lambda user: user.display_name
+        self.fields["group"].choices = [("", "Any collection"), *selectors.job_group_choices()]
 
     def clean(self) -> dict:
         data = super().clean()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
@@ -30,16 +31,43 @@ def jobs_for_display() -> QuerySet[RenderJob]:
     return with_credits(RenderJob.objects.select_related("owner", "character", "motion"))
 
 
+GroupChoices = Callable[[], list[tuple[str, str]]]
+GroupApply = Callable[[str, QuerySet[RenderJob]], QuerySet[RenderJob] | None]
+# Groups of jobs that apps above renders offer as a filter of the renders list (batches: "the
+# renders of a collection"), registered from their AppConfig.ready: renders never imports them.
+_job_groups: list[tuple[GroupChoices, GroupApply]] = []
+
+
+def job_group_source_register(choices: GroupChoices, apply: GroupApply) -> None:
+    if (choices, apply) not in _job_groups:
+        _job_groups.append((choices, apply))
+
+
+def job_group_choices() -> list[tuple[str, str]]:
+    return [choice for choices, _ in _job_groups for choice in choices()]
+
+
+def _job_group(group: str, jobs: QuerySet[RenderJob]) -> QuerySet[RenderJob]:
+    for _, apply in _job_groups:
+        narrowed = apply(group, jobs)
+        if narrowed is not None:
+            return narrowed
+    return jobs
+
+
 def job_list(
     *,
     member: User | None = None,
     status: str = "",
     asset_id: int | None = None,
+    group: str = "",
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> QuerySet[RenderJob]:
     """Every job of the team, newest first (the renders page is shared, like the gallery)."""
     jobs = jobs_for_display().order_by("-created_at", "-id")
+    if group:
+        jobs = _job_group(group, jobs)
     if member is not None:
         jobs = jobs.filter(owner=member)
     if status == "active":

@@ -167,17 +167,23 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
+def _filtered_jobs(data: dict) -> QuerySet[RenderJob]:
+    """The renders list's jobs under its filters (a refused filter is None and left out)."""
+    return selectors.job_list(
+        member=data["member"],
+        status=data["status"] or "",
+        asset_id=data["asset"],
+        group=data["group"] or "",
+        date_from=data["date_from"],
+        date_to=data["date_to"],
+    )
+
+
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     filters = JobFilterForm(request.GET)
     data = filter_values(filters)
-    jobs = selectors.job_list(
-        member=data["member"],
-        status=data["status"] or "",
-        asset_id=data["asset"],
-        date_from=data["date_from"],
-        date_to=data["date_to"],
-    )
+    jobs = _filtered_jobs(data)
     page = Paginator(jobs, 25).get_page(data["page"] or 1)
     active = [job.public_id for job in page.object_list if job.is_active]
     return render(
@@ -327,13 +333,7 @@ def job_stream(request: HttpRequest) -> StreamingHttpResponse:
         filters = filter_values(JobFilterForm(request.GET))
 
         def discover() -> QuerySet[RenderJob]:
-            return selectors.job_list(
-                member=filters["member"],
-                status=filters["status"] or "",
-                asset_id=filters["asset"],
-                date_from=filters["date_from"],
-                date_to=filters["date_to"],
-            )
+            return _filtered_jobs(filters)
 
     stream = JobStream(
         public_ids=form.job_ids(),
