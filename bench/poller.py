@@ -204,6 +204,33 @@ def gaps(times: dict[str, list[datetime]], upstream: list[str], start, end) -> d
     }
 
 
+# --- CPU by thread (the worker names its threads for the OS: poller, viggle-status, ...) ---------
+
+
+def thread_cpu(pid: int) -> dict[str, tuple[str, float]]:
+    """Each thread's name and CPU seconds so far, by thread id."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, tuple[str, float]] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        out[tid] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+    return out
+
+
+def cpu_by_thread(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds spent between two thread_cpu() readings, by thread name."""
+    groups: dict[str, float] = defaultdict(float)
+    for tid, (name, cpu) in after.items():
+        groups[name] += cpu - before.get(tid, (name, 0.0))[1]
+    return dict(groups)
+
+
 # --- profile ------------------------------------------------------------------------------------
 
 
@@ -222,7 +249,7 @@ def profile_start(pid: int, out: str):
     return proc
 
 
-def profile_report(proc, out: str, top: int = 15) -> str:
+def profile_report(proc, out: str, who: str = "worker", top: int = 15) -> str:
     import signal
 
     proc.send_signal(signal.SIGINT)
@@ -239,14 +266,20 @@ def profile_report(proc, out: str, top: int = 15) -> str:
             own[frames[-1]] += n
             for frame in set(frames):
                 inclusive[frame] += n
-    lines = [f"py-spy: {total} samples of the worker's busy threads; self time:"]
+    lines = [f"py-spy: {total} samples of the {who}'s threads holding the GIL; self time:"]
     for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"  {100 * n / max(1, total):5.1f}%  {frame[:120]}")
-    lines.append("inclusive (poller functions):")
+    lines.append("inclusive (the project's code, and the libraries it calls):")
+    skip = ("threading.py", "thread.py", "<frozen", "runpy.py", "manage.py")
+    shown = 0
     for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1]):
-        if "poller.py" in frame or "client.py" in frame or "leases.py" in frame:
-            lines.append(f"  {100 * n / max(1, total):5.1f}%  {frame[:120]}")
-    return "\n".join(lines[: top + 40])
+        if any(part in frame for part in skip) or 100 * n < total:
+            continue
+        lines.append(f"  {100 * n / max(1, total):5.1f}%  {frame[:120]}")
+        shown += 1
+        if shown >= 3 * top:
+            break
+    return "\n".join(lines)
 
 
 # --- browser-like SSE streams -------------------------------------------------------------------
@@ -355,13 +388,18 @@ def run(args) -> list[dict]:
                 )
                 time.sleep(args.warmup)
                 start = timezone.now()
+                threads0 = thread_cpu(worker.pid)
                 cpu0 = (
                     _pg.cpu_seconds(worker.pid),
                     _pg.cpu_seconds(sim.pid),
                     _pg.postgres_cpu_seconds(),
                 )
                 t0 = time.monotonic()
-                spy = profile_start(worker.pid, f"{tmp}/spy.txt") if args.profile else None
+                spies = []
+                if args.profile in ("worker", "both"):
+                    spies.append(("worker", profile_start(worker.pid, f"{tmp}/spy-w.txt")))
+                if args.profile in ("simulator", "both"):
+                    spies.append(("simulator", profile_start(sim.pid, f"{tmp}/spy-s.txt")))
                 # The watched renders end upstream during the window, at staggered times.
                 sim_speed(sim_base, args.watched_speed)
                 watched, results = [], {}
@@ -389,14 +427,21 @@ def run(args) -> list[dict]:
                 if rest > 0:
                     time.sleep(rest)
                 end = timezone.now()
-                if spy is not None:
-                    print(profile_report(spy, f"{tmp}/spy.txt"))
+                for who, spy in spies:
+                    print(profile_report(spy, f"{tmp}/spy-{who[0]}.txt", who))
+                threads = cpu_by_thread(threads0, thread_cpu(worker.pid))
                 cpu1 = (
                     _pg.cpu_seconds(worker.pid),
                     _pg.cpu_seconds(sim.pid),
                     _pg.postgres_cpu_seconds(),
                 )
             finally:
+                try:  # the simulator writes its buffered calls-log rows before we read them
+                    import httpx
+
+                    httpx.get(f"{sim_base}/control", params={"since": 2**62}, timeout=120)
+                except Exception as exc:
+                    print(f"the simulator's calls log may be incomplete: {exc}")
                 for proc in (worker, web, sim):
                     if proc is not None:
                         proc.stop()
@@ -454,6 +499,12 @@ def run(args) -> list[dict]:
         f"max {g['max_gap']:.2f}s, min {g['min_gap']:.2f}s; "
         f"watched: {len(delays)} ended with an event, {missing} without"
     )
+    per_poll = {name: 1000 * cpu / max(1, all_polls) for name, cpu in threads.items()}
+    poll_path = per_poll.get("poller", 0.0) + per_poll.get("viggle-status", 0.0)
+    print(
+        "  worker CPU per poll by thread (ms): "
+        + ", ".join(f"{n} {v:.3f}" for n, v in sorted(per_poll.items(), key=lambda kv: -kv[1]))
+    )
     rows = [
         row("polling: share of jobs polled within 5 s", g["kept"], 1.0, higher_is_better=True),
         row(
@@ -463,6 +514,12 @@ def run(args) -> list[dict]:
             higher_is_better=True,
         ),
         row("polling: worker CPU per poll (ms)", cpu_ms, CPU_LIMIT_MS),
+        row("polling: worker CPU per poll, loop + status fetch (ms)", poll_path, CPU_LIMIT_MS),
+        row(
+            "polling: worker CPU per poll, job_changed receivers (ms)",
+            per_poll.get("poll-announce", 0.0),
+            None,
+        ),
         row("polling: max gap between polls of one job (s)", g["max_gap"], GAP_LIMIT),
         row(
             "polling: min gap between polls of one job (s)",
@@ -510,7 +567,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--q-workers", type=int, default=4)
     parser.add_argument("--verbose", action="store_true", help="print the worker's log")
     parser.add_argument("--worker-log-level", default="WARNING")
-    parser.add_argument("--profile", action="store_true", help="py-spy the worker in the window")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="worker",
+        choices=("worker", "simulator", "both"),
+        help="py-spy the worker (default), the simulator or both in the window",
+    )
     args = parser.parse_args(argv)
     return run(args)
 

@@ -175,7 +175,7 @@ def test_a_stale_lease_is_taken_over_and_its_late_write_changes_nothing(
         assert RenderJob.objects.get(pk=job.pk).lease_owner == "other"
     finally:
         other.shutdown()
-        dead.fetchers.shutdown()
+        dead.fetcher.close()
         dead.side.shutdown()
 
 

@@ -51,6 +51,7 @@ from viggle_web.renders import services, states
 from viggle_web.renders.models import RenderJob
 from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import ViggleError
+from viggle_web.viggle.status_fetch import Result, StatusFetcher, os_thread_name
 from viggle_web.viggle.types import RenderStatus
 
 logger = logging.getLogger(__name__)
@@ -125,14 +126,6 @@ class Held:
     dirty: bool = False
 
 
-@dataclass(slots=True)
-class Answer:
-    job_id: int
-    status: RenderStatus | None
-    error: ViggleError | None
-    answered_at: float
-
-
 def _epoch(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -156,20 +149,23 @@ class Poller:
         self.held: dict[int, Held] = {}
         self.dirty: set[int] = set()
         self.schedule: list[tuple[float, int]] = []
-        self.answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+        # Status answers arrive in batches from the fetcher's thread (one asyncio loop keeping
+        # POLLER_CONCURRENCY connections: viggle/status_fetch.py), not a thread per request.
+        self.answers: queue.SimpleQueue[list[Result]] = queue.SimpleQueue()
         self.in_flight = 0
         self.polls = 0
         self.last_flush = 0.0
         self.next_claim = 0.0
         self.next_renew = 0.0
         self.next_report = 0.0
-        self.fetchers = ThreadPoolExecutor(self.concurrency, thread_name_prefix="poll")
+        self.fetcher = StatusFetcher(get_client(), connections=self.concurrency)
+        self.retired: list[StatusFetcher] = []
         # Services work (final answers, sends, finishes, preprocessing polls): transactions
         # and downloads that must not hold up the status polls.
-        self.side = ThreadPoolExecutor(settings.POLLER_SIDE_THREADS, thread_name_prefix="poll-side")
+        self.side = _named_pool(settings.POLLER_SIDE_THREADS, "poll-side")
         # job_changed receivers (webhooks, notifications) run here, in order, after the commit:
         # a slow receiver delays its events, never the polls.
-        self.announcer = ThreadPoolExecutor(1, thread_name_prefix="poll-announce")
+        self.announcer = _named_pool(1, "poll-announce")
         self.side_busy: set[int] = set()
         self.side_lock = threading.Lock()
 
@@ -177,6 +173,7 @@ class Poller:
 
     def run(self, seconds: float | None = None) -> int:
         deadline = None if seconds is None else time.monotonic() + seconds
+        os_thread_name("poller")
         try:
             while not self.stop.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
@@ -229,6 +226,10 @@ class Poller:
     # --- claiming ------------------------------------------------------------------------------
 
     def claim(self, now: float) -> int:
+        client = get_client()
+        if client is not self.fetcher.client:  # settings changed: answers in flight still come
+            self.retired.append(self.fetcher)
+            self.fetcher = StatusFetcher(client, connections=self.concurrency)
         rows = leases.lease_claim_due(
             RenderJob.objects.filter(status__in=RenderJob.ACTIVE),
             owner=self.owner,
@@ -281,49 +282,53 @@ class Poller:
     # --- polling -------------------------------------------------------------------------------
 
     def dispatch(self, now: float) -> None:
-        while self.schedule and self.in_flight < self.concurrency and self.schedule[0][0] <= now:
-            due, pk = heapq.heappop(self.schedule)
-            job = self.held.get(pk)
+        batch: list[tuple[int, str]] = []
+        schedule, held = self.schedule, self.held
+        room = self.concurrency - self.in_flight
+        while schedule and room > 0 and schedule[0][0] <= now:
+            due, pk = heapq.heappop(schedule)
+            job = held.get(pk)
             if job is None or job.due != due or job.in_flight:
                 continue  # dropped, or rescheduled since
             job.in_flight = True
-            self.in_flight += 1
-            self.fetchers.submit(self.fetch, pk, job.upstream)
-
-    def fetch(self, job_id: int, upstream: str) -> None:
-        try:
-            status, error = get_client().render_status(upstream), None
-        except ViggleError as exc:
-            status, error = None, exc
-        except Exception as exc:  # a bug must not lose the job: its answer is an error
-            logger.exception("Polling render %s failed", job_id)
-            status, error = None, ViggleError(str(exc) or "poll failed", retryable=True)
-        self.answers.put(Answer(job_id, status, error, time.time()))
+            room -= 1
+            batch.append((pk, job.upstream))
+        if batch:
+            self.in_flight += len(batch)
+            self.fetcher.fetch_many(batch, self.answers.put)
 
     def receive(self, timeout: float) -> None:
         try:
-            answer = self.answers.get(timeout=timeout) if timeout > 0 else self.answers.get_nowait()
+            answers = (
+                self.answers.get(timeout=timeout) if timeout > 0 else self.answers.get_nowait()
+            )
         except queue.Empty:
             return
         while True:
-            self.record(answer)
+            for answer in answers:
+                self.record(*answer)
             try:
-                answer = self.answers.get_nowait()
+                answers = self.answers.get_nowait()
             except queue.Empty:
                 return
 
-    def record(self, answer: Answer) -> None:
+    def record(
+        self,
+        job_id: int,
+        status: RenderStatus | None,
+        error: ViggleError | None,
+        answered_at: float,
+    ) -> None:
         self.in_flight -= 1
         self.polls += 1
-        job = self.held.get(answer.job_id)
+        job = self.held.get(job_id)
         if job is None:
             return  # let go while its poll was in flight
         job.in_flight = False
         job.polls += 1
-        status = answer.status
-        if answer.error is not None or status is None or not _is_progress(status):
+        if error is not None or status is None or not _is_progress(status):
             self.drop(job.id)
-            self.side_submit(job.id, lambda: self.settle(job, status, answer.error))
+            self.side_submit(job.id, lambda: self.settle(job, status, error))
             return
         progress = max(job.progress, min(100, max(0, status.progress_pct or 0)))
         new = (
@@ -333,13 +338,13 @@ class Poller:
             (status.checkpoint or job.checkpoint)[:32],
         )
         job.due = next_poll_time(
-            answered_at=answer.answered_at,
+            answered_at=answered_at,
             progress=progress,
             seen_progress=job.seen_progress,
             seen_at=job.seen_at,
         )
         if progress != job.seen_progress or job.seen_at is None:
-            job.seen_progress, job.seen_at = progress, answer.answered_at
+            job.seen_progress, job.seen_at = progress, answered_at
         if new != (job.status, job.upstream_status, job.progress, job.checkpoint):
             job.status, job.upstream_status, job.progress, job.checkpoint = new
             job.dirty = True
@@ -410,12 +415,20 @@ class Poller:
             self.receive(max(0.0, deadline - time.monotonic()))
         self.flush()
         self.flush(release=True)
-        self.fetchers.shutdown(wait=False, cancel_futures=True)
+        for fetcher in (self.fetcher, *self.retired):
+            fetcher.close()
         _close_thread_connections(self.side, settings.POLLER_SIDE_THREADS)
         self.side.shutdown(wait=True, cancel_futures=True)
         _close_thread_connections(self.announcer, 1)
         self.announcer.shutdown(wait=True)
         connection.close()
+
+
+def _named_pool(threads: int, name: str) -> ThreadPoolExecutor:
+    """Threads named for the OS too (bench/poller.py reads their CPU by name)."""
+    return ThreadPoolExecutor(
+        threads, thread_name_prefix=name, initializer=os_thread_name, initargs=(name,)
+    )
 
 
 def _close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:

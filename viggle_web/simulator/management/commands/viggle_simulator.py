@@ -39,10 +39,14 @@ class Command(BaseCommand):
         self.stdout.flush()
         # Django's threaded WSGI server: a thread per connection; Django spools uploads to temp
         # files (FILE_UPLOAD_MAX_MEMORY_SIZE), so big videos never sit in memory.
+        from viggle_web.simulator.fastpath import StatusFastPath
+        from viggle_web.simulator.views import accepted_keys
+
         run(
             host,
             port,
-            get_wsgi_application(),
+            # Plain status GETs (the pollers' load) skip Django's stack: simulator/fastpath.py.
+            StatusFastPath(get_wsgi_application(), accepted_keys),
             ipv6=":" in host,
             threading=True,
             server_cls=_Server,
