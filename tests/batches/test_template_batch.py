@@ -51,6 +51,17 @@ def test_each_character_plays_the_templates_person_in_its_own_render(
     assert {job.motion_id for job in jobs} == {template.pk}
     assert all(job.character_id is None for job in jobs)
 
+    # Each cell, row and page names the character who plays, not "Template".
+    batch = Batch.objects.get()
+    grid = member_client.get(reverse("batches:detail", args=[batch.public_id])).content.decode()
+    for position, name in enumerate(("Ann", "Ben", "Cat"), start=1):
+        assert f'<p class="batch-label">{position}. {name} × Group dance</p>' in grid
+    listed = member_client.get(reverse("renders:list")).content.decode()
+    assert listed.count("× Group dance</a>") == 3 and "Template ×" not in listed
+    (job,) = [j for j in jobs if j.character_mapping[second] == str(heroes[0].pk)]
+    page = member_client.get(reverse("renders:detail", args=[job.public_id])).content.decode()
+    assert "<h1>Ann × Group dance</h1>" in page
+
     # Motions and a template together are refused, with nothing written.
     walk = asset_row(owner=member, seconds=2.0, name="Walk")
     mixed = member_client.post(

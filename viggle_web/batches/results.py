@@ -18,12 +18,13 @@ from viggle_web.assets.models import Asset
 from viggle_web.assets.services import UploadRefused, asset_create
 from viggle_web.batches.models import Result
 from viggle_web.renders.models import RenderJob
+from viggle_web.renders.selectors import job_who
 
 logger = logging.getLogger(__name__)
 
 
 def result_lineage(job: RenderJob) -> str:
-    character = job.character.name if job.character else "Template"
+    character = job_who(job)
     speed = "fast" if job.fast else "normal speed"
     return (
         f"{character} × {job.motion.name} · {job.get_model_display()}, "

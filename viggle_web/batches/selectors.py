@@ -13,11 +13,13 @@ from viggle_web.accounts.models import User
 from viggle_web.batches import collections
 from viggle_web.batches.models import Batch, BatchItem, Collection
 from viggle_web.renders.models import RenderJob
+from viggle_web.renders.selectors import job_who, jobs_name_casts
 
 
 def batch_items(batch: Batch) -> list[BatchItem]:
-    """The batch's items in grid order, each with its job as the renders pages show it."""
-    return list(
+    """The batch's items in grid order, each with its job as the renders pages show it (a
+    template render with its cast's names)."""
+    items = list(
         BatchItem.objects.filter(batch=batch)
         .order_by("position")
         # The cells show no credits: the jobs without the ledger subquery of jobs_for_display.
@@ -25,6 +27,8 @@ def batch_items(batch: Batch) -> list[BatchItem]:
             Prefetch("job", queryset=RenderJob.objects.select_related("character", "motion"))
         )
     )
+    jobs_name_casts([item.job for item in items])
+    return items
 
 
 def batch_list(
@@ -74,7 +78,7 @@ class ZipEntry:
 def result_name(item: BatchItem) -> str:
     """A readable, safe file name: position, character and motion ("03_Hero_x_Walk.mp4")."""
     job = item.job
-    character = job.character.name if job.character else "Template"
+    character = job_who(job)
     stem = get_valid_filename(f"{item.position + 1:02d} {character} x {job.motion.name}")
     return f"{stem[:120]}.mp4"
 

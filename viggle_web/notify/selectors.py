@@ -11,6 +11,7 @@ from viggle_web.accounts.models import User
 from viggle_web.assets.models import ViggleResource
 from viggle_web.notify.models import Delivery, Endpoint, Notice
 from viggle_web.renders.models import RenderJob
+from viggle_web.renders.selectors import job_title
 
 
 def endpoints_visible(*, user: User) -> QuerySet[Endpoint]:
@@ -41,8 +42,7 @@ def digest_lines(*, user: User, start: datetime, end: datetime) -> list[DigestLi
     """What ended for the member in [start, end): renders, preprocessing and imports."""
     lines = [
         DigestLine(
-            what=f"Render {job.character.name if job.character else 'Template'} × "
-            f"{job.motion.name}",
+            what=f"Render {job_title(job)}",
             outcome=job.get_status_display(),
             at=job.completed_at,
         )

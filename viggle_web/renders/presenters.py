@@ -84,8 +84,10 @@ def time_left_text(seconds: int | None) -> str:
 
 def download_name(job: RenderJob, which: str) -> str:
     """A file name people can sort and recognise: character, motion and day, e.g.
-    ``hero-x-walk-2026-12-02.mp4`` (``-mask``/``-poster`` for the others)."""
-    character = slugify(job.character.name if job.character else "template")[:40] or "character"
+    ``hero-x-walk-2026-12-02.mp4`` (``-mask``/``-poster`` for the others); a template render
+    is named after its cast when selectors.jobs_name_casts gave it one."""
+    who = job.character.name if job.character else " ".join(getattr(job, "cast_names", []))
+    character = slugify(who or "template")[:40] or "character"
     motion = slugify(job.motion.name if job.motion else "motion")[:40] or "motion"
     day = timezone.localtime(job.created_at).date().isoformat()
     suffix = {"output": "", "mask": "-mask", "poster": "-poster"}.get(which, f"-{which}")

@@ -149,3 +149,37 @@ def renders_using_asset(asset: Asset, limit: int = 50) -> list[RenderJob]:
         .select_related("owner", "character", "motion")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def jobs_name_casts(jobs: list[RenderJob]) -> list[RenderJob]:
+    """Give every template render in ``jobs`` the names of the characters mapped onto its people
+    (``job.cast_names``), in one query for the whole list."""
+    wanted: dict[int, list[int]] = {}
+    for job in jobs:
+        if job.character_id is None and job.character_mapping:
+            values = (str(v) for v in job.character_mapping.values())
+            wanted[job.pk] = [int(v) for v in values if v.isdigit()]
+    names = dict(
+        Asset.objects.filter(pk__in={pk for ids in wanted.values() for pk in ids}).values_list(
+            "pk", "name"
+        )
+    )
+    for job in jobs:
+        job.cast_names = [names[pk] for pk in wanted.get(job.pk, []) if pk in names]
+    return jobs
+
+
+def job_who(job: RenderJob) -> str:
+    """Who plays in a render, as people name it: its character, or a template render's cast
+    ("Alice & Bob"); "Template" when every person kept their look. One query unless the list
+    was given its names by ``jobs_name_casts``."""
+    if job.character is not None:
+        return job.character.name
+    if not hasattr(job, "cast_names"):
+        jobs_name_casts([job])
+    return " & ".join(job.cast_names) or "Template"
+
+
+def job_title(job: RenderJob) -> str:
+    """ "Hero × Walk", or "Alice & Bob × Office party" for a template render."""
+    return f"{job_who(job)} × {job.motion.name}"

@@ -185,6 +185,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     data = filter_values(filters)
     jobs = _filtered_jobs(data)
     page = Paginator(jobs, 25).get_page(data["page"] or 1)
+    page.object_list = selectors.jobs_name_casts(list(page.object_list))
     active = [job.public_id for job in page.object_list if job.is_active]
     return render(
         request,
@@ -305,7 +306,7 @@ def job_download(request: HttpRequest, public_id: str) -> HttpResponse:
         name=field.name,
         storage=field.storage,
         content_type="image/jpeg" if which == "poster" else "video/mp4",
-        filename=presenters.download_name(job, which),
+        filename=presenters.download_name(selectors.jobs_name_casts([job])[0], which),
         attachment=request.GET.get("inline") != "1",
     )
 

@@ -32,6 +32,7 @@ from viggle_web.notify.services.common import (
     preference,
 )
 from viggle_web.renders.models import RenderJob
+from viggle_web.renders.selectors import job_title
 from viggle_web.usage.selectors import budget_status, month_window
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def on_job_changed(
 
 
 def _job_words(job: RenderJob) -> tuple[str, str]:
-    what = f"{job.character.name if job.character else 'Template'} × {job.motion.name}"
+    what = job_title(job)
     link = absolute(f"/renders/{job.public_id}/")
     return f"Render {job.get_status_display().lower()}: {what}", link
 
