@@ -11,32 +11,24 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from viggle_web.renders.models import Submission
+
 
 def new_batch_id() -> str:
     return "b_" + secrets.token_urlsafe(18)
 
 
-class Batch(models.Model):
-    class Source(models.TextChoices):
-        WEB = "web", "Web"
-        API = "api", "API"
+class Batch(Submission):
+    """Several renders submitted together; ``estimate_credits`` is the total estimate."""
 
     public_id = models.CharField(max_length=40, unique=True, default=new_batch_id, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="render_batches"
     )
-    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
-    # One per submission: a double click, a browser retry or a script's retry finds the same batch.
-    idempotency_key = models.CharField(max_length=80, unique=True)
     model = models.CharField(max_length=16)
     background_mode = models.CharField(max_length=16)
-    bg_color = models.CharField(max_length=11, blank=True)
-    fast = models.BooleanField(default=False)
-    estimate_credits = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Submission.Meta):
         indexes = [models.Index(fields=["owner", "-created_at"], name="batch_owner_newest")]
 
     def __str__(self) -> str:

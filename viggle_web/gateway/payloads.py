@@ -152,24 +152,23 @@ def scene(obj: ApiObject) -> dict[str, Any]:
     return data
 
 
-def scene_created(obj: ApiObject) -> dict[str, Any]:
+def _enqueued(obj: ApiObject, id_field: str) -> dict[str, Any]:
+    """Viggle's answer to a preprocess call: the new object's id and its pending job."""
     return {
-        "scene_id": obj.public_id,
+        id_field: obj.public_id,
         "job_id": obj.job_id,
         "status": "pending",
         "enqueued_at": iso(obj.created_at),
     }
+
+
+def scene_created(obj: ApiObject) -> dict[str, Any]:
+    return _enqueued(obj, "scene_id")
 
 
 def character_created(obj: ApiObject) -> dict[str, Any]:
-    return {
-        "character_id": obj.public_id,
-        "job_id": obj.job_id,
-        "status": "pending",
-        "enqueued_at": iso(obj.created_at),
-        # Booked to the member for this call, as Viggle books every preprocess (a repeat too).
-        "credits_charged": CHARACTER_CREDITS,
-    }
+    # Booked to the member for this call, as Viggle books every preprocess (a repeat too).
+    return {**_enqueued(obj, "character_id"), "credits_charged": CHARACTER_CREDITS}
 
 
 def template_imported(obj: ApiObject) -> dict[str, Any]:

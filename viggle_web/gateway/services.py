@@ -346,19 +346,13 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
         else:
             character = _character_for_render(user, character_id or "")
     else:
-        character = _asset_from(
-            user=user,
-            media=data.ref_image,
-            kind=Asset.Kind.IMAGE,
-            missing_code=errors.NEED_IMAGE,
-            created=created,
-        )
-        motion = _asset_from(
-            user=user,
-            media=data.driving_video,
-            kind=Asset.Kind.VIDEO,
-            missing_code=errors.NEED_VIDEO,
-            created=created,
+        # The character first: a refused image stores no video.
+        character, motion = (
+            _asset_from(user=user, media=media, kind=kind, missing_code=code, created=created)
+            for media, kind, code in (
+                (data.ref_image, Asset.Kind.IMAGE, errors.NEED_IMAGE),
+                (data.driving_video, Asset.Kind.VIDEO, errors.NEED_VIDEO),
+            )
         )
         model = model or RenderJob.Model.V4
 

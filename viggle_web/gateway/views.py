@@ -118,6 +118,16 @@ def _media(request: HttpRequest, field: str, url_field: str) -> services.MediaIn
     )
 
 
+def _preprocess_input(request: HttpRequest, media: str) -> dict[str, Any]:
+    """What every preprocess call sends: a name, its media (``image``/``video`` or its
+    ``*_url``) and the webhook fields."""
+    return {
+        "name": _field(request, "name"),
+        media: _media(request, media, f"{media}_url"),
+        "webhook": _webhook(request),
+    }
+
+
 class PageForm(forms.Form):
     limit = forms.IntegerField(required=False, min_value=1, max_value=100)
     offset = forms.IntegerField(required=False, min_value=0, max_value=10_000_000)
@@ -177,6 +187,20 @@ def _object_list(request: HttpRequest, user: User, kind: str) -> tuple[list[ApiO
     return list(rows[offset : offset + limit]), rows.count()
 
 
+def _object_detail(
+    request: HttpRequest,
+    user: User,
+    kind: str,
+    public_id: str,
+    payload: Callable[[ApiObject], dict[str, Any]],
+) -> HttpResponse:
+    """GET (the object's payload) or DELETE of a character or scene."""
+    if request.method == "DELETE":
+        services.object_delete(user=user, kind=kind, public_id=public_id)
+        return JsonResponse({"success": True})
+    return JsonResponse(payload(services.object_get(user=user, kind=kind, public_id=public_id)))
+
+
 @api_endpoint(methods=("GET",))
 def character_list(request: HttpRequest, user: User) -> HttpResponse:
     rows, total = _object_list(request, user, ApiObject.Kind.CHARACTER)
@@ -187,23 +211,19 @@ def character_list(request: HttpRequest, user: User) -> HttpResponse:
 @accepts_uploads
 @api_endpoint(methods=("POST",))
 def character_preprocess(request: HttpRequest, user: User) -> HttpResponse:
-    obj = services.character_create(
-        user=user,
-        name=_field(request, "name"),
-        image=_media(request, "image", "image_url"),
-        webhook=_webhook(request),
-    )
+    obj = services.character_create(user=user, **_preprocess_input(request, "image"))
     return JsonResponse(payloads.character_created(obj))
 
 
 @api_endpoint(methods=("GET", "DELETE"))
 def character_detail(request: HttpRequest, user: User, character_id: str) -> HttpResponse:
-    kind = ApiObject.Kind.CHARACTER
-    if request.method == "DELETE":
-        services.object_delete(user=user, kind=kind, public_id=character_id)
-        return JsonResponse({"success": True})
-    obj = services.object_get(user=user, kind=kind, public_id=character_id)
-    return JsonResponse(payloads.character(obj, _absolute(request)))
+    return _object_detail(
+        request,
+        user,
+        ApiObject.Kind.CHARACTER,
+        character_id,
+        lambda obj: payloads.character(obj, _absolute(request)),
+    )
 
 
 @api_endpoint(methods=("GET",))
@@ -217,11 +237,9 @@ def scene_list(request: HttpRequest, user: User) -> HttpResponse:
 def scene_preprocess(request: HttpRequest, user: User) -> HttpResponse:
     obj = services.scene_create(
         user=user,
-        name=_field(request, "name"),
-        video=_media(request, "video", "video_url"),
+        **_preprocess_input(request, "video"),
         model=_field(request, "model"),
         background_mode=_field(request, "background_mode"),
-        webhook=_webhook(request),
     )
     return JsonResponse(payloads.scene_created(obj))
 
@@ -238,12 +256,7 @@ def scene_import(request: HttpRequest, user: User) -> HttpResponse:
 
 @api_endpoint(methods=("GET", "DELETE"))
 def scene_detail(request: HttpRequest, user: User, scene_id: str) -> HttpResponse:
-    kind = ApiObject.Kind.SCENE
-    if request.method == "DELETE":
-        services.object_delete(user=user, kind=kind, public_id=scene_id)
-        return JsonResponse({"success": True})
-    obj = services.object_get(user=user, kind=kind, public_id=scene_id)
-    return JsonResponse(payloads.scene(obj))
+    return _object_detail(request, user, ApiObject.Kind.SCENE, scene_id, payloads.scene)
 
 
 # --- account, files, description ----------------------------------------------------------------

@@ -23,7 +23,28 @@ def output_upload_to(instance: RenderJob, filename: str) -> str:
     return f"renders/{instance.public_id}/{filename}"
 
 
-class RenderJob(models.Model):
+class Submission(models.Model):
+    """What a member submits from a page or the API and may send again (a double click, a
+    browser or script retry): a render job, or a batch of them (``batches.Batch``)."""
+
+    class Source(models.TextChoices):
+        WEB = "web", "Web"
+        API = "api", "API"
+
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    # One per submission: sending it again finds the same job or batch.
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    bg_color = models.CharField(max_length=11, blank=True)
+    fast = models.BooleanField(default=False)
+    estimate_credits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class RenderJob(Submission):
     class Status(models.TextChoices):
         PENDING = "pending", "Submitting"
         QUEUED = "queued", "Queued"
@@ -48,17 +69,10 @@ class RenderJob(models.Model):
         SOLID = "solid", "Solid colour"
         TRANSPARENT = "transparent", "Transparent"
 
-    class Source(models.TextChoices):
-        WEB = "web", "Web"
-        API = "api", "API"
-
     public_id = models.CharField(max_length=40, unique=True, default=new_public_id, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="render_jobs"
     )
-    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
-    # One per submission: a double click or browser retry finds the same job.
-    idempotency_key = models.CharField(max_length=80, unique=True)
 
     character = models.ForeignKey(
         "assets.Asset", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -71,8 +85,6 @@ class RenderJob(models.Model):
     background_mode = models.CharField(
         max_length=16, choices=Background.choices, default=Background.ORIGINAL
     )
-    bg_color = models.CharField(max_length=11, blank=True)
-    fast = models.BooleanField(default=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     upstream_mode = models.CharField(max_length=32, blank=True)
@@ -84,7 +96,6 @@ class RenderJob(models.Model):
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
 
-    estimate_credits = models.PositiveIntegerField(default=0)
     estimate_seconds = models.FloatField(default=0)
     output_seconds = models.FloatField(null=True, blank=True)
     output = models.FileField(upload_to=output_upload_to, max_length=255, blank=True)
@@ -102,13 +113,11 @@ class RenderJob(models.Model):
     upstream_cdn_url = models.URLField(max_length=1000, blank=True)
     upstream_mask_url = models.URLField(max_length=1000, blank=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Submission.Meta):
         indexes = [
             # The poller's hot query: due jobs among the active ones only.
             models.Index(

@@ -135,30 +135,16 @@ def report(request: HttpRequest) -> HttpResponse:
     context["csv_query"] = request.GET.urlencode()
     # Every table is paged so the page stays a few screens tall (a team of many members, a year
     # of days); each total row, the chart and the CSV keep the whole period.
-    context["members_page"] = _table_page(
-        request,
-        usage.by_member,
-        key="members",
-        per_page=BREAKDOWN_PAGE_ROWS,
-        anchor="usage-by-member",
-        label="by-member",
-    )
-    context["kinds_page"] = _table_page(
-        request,
-        usage.by_model,
-        key="kinds",
-        per_page=BREAKDOWN_PAGE_ROWS,
-        anchor="usage-by-model",
-        label="by-model",
-    )
-    context["series_page"] = _table_page(
-        request,
-        usage.series,
-        key="rows",
-        per_page=SERIES_PAGE_ROWS,
-        anchor="usage-series",
-        label=f"per-{usage.group}",
-    )
+    tables = {
+        # context name: rows, query key, rows a page, anchor ("usage-…"), label
+        "members_page": (usage.by_member, "members", BREAKDOWN_PAGE_ROWS, "by-member", "by-member"),
+        "kinds_page": (usage.by_model, "kinds", BREAKDOWN_PAGE_ROWS, "by-model", "by-model"),
+        "series_page": (usage.series, "rows", SERIES_PAGE_ROWS, "series", f"per-{usage.group}"),
+    }
+    for name, (rows, key, per_page, anchor, label) in tables.items():
+        context[name] = _table_page(
+            request, rows, key=key, per_page=per_page, anchor=f"usage-{anchor}", label=label
+        )
     if user.is_admin:
         if usage.member_id is None:
             context["ledger_total"] = usage.total.credits  # already the whole ledger's sum

@@ -33,14 +33,18 @@ def job_cancelled(job: RenderJob, *, reason: str, **fields: object) -> None:
     )
 
 
+def _lock_managed(job: RenderJob, actor: User, action: str) -> RenderJob:
+    """The job's row, locked, for an action only its owner or an admin may take."""
+    job = lock(job.pk)
+    if not actor.may_manage(job.owner_id):
+        raise RenderRefused(f"Only the member who started this render or an admin can {action} it.")
+    return job
+
+
 def job_cancel(*, job: RenderJob, actor: User) -> RenderJob:
     """Cancel a queued or running job: upstream DELETE (refunds upstream), credits released."""
     with transaction.atomic():
-        job = lock(job.pk)
-        if not actor.may_manage(job.owner_id):
-            raise RenderRefused(
-                "Only the member who started this render or an admin can cancel it."
-            )
+        job = _lock_managed(job, actor, "cancel")
         if not job.is_active:
             raise RenderRefused(f"This render is already {job.get_status_display().lower()}.")
         if job.status == RenderJob.Status.FINISHING:
@@ -56,11 +60,7 @@ def job_cancel(*, job: RenderJob, actor: User) -> RenderJob:
 def job_delete_files(*, job: RenderJob, actor: User) -> RenderJob:
     """Delete a finished job's files (owner or admin); the job row and its ledger entries stay."""
     with transaction.atomic():
-        job = lock(job.pk)
-        if not actor.may_manage(job.owner_id):
-            raise RenderRefused(
-                "Only the member who started this render or an admin can delete it."
-            )
+        job = _lock_managed(job, actor, "delete")
         if not job.is_final:
             raise RenderRefused("Cancel the render first; only finished renders can be deleted.")
         names = [f.name for f in (job.output, job.mask, job.poster) if f]
