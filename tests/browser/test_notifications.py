@@ -39,25 +39,11 @@ RECORD = """
 def test_a_finished_render_raises_a_browser_notification(
     browser, live_server, viggle_sim, member, password, tmp_path, media_root
 ):
-    context = browser.new_context()
-    context.grant_permissions(["notifications"], origin=live_server.url)
-    context.add_init_script(RECORD)
-    page = context.new_page()
     token = token_create(user=member, name="script").raw
     viggle_sim.set_speed(2.0)
     worker = QCluster("notify-browser").start()
+    context, page = _opted_in_page(browser, live_server, password)
     try:
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("Username").fill("bob")
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{live_server.url}/")
-
-        # Opt in on the notifications page.
-        page.goto(f"{live_server.url}/notifications/")
-        page.get_by_label("Browser notifications when my render").check()
-        page.get_by_role("button", name="Save").click()
-        expect(page.locator(".notice-success")).to_contain_text("saved")
         page.get_by_role("button", name="Send a test notification").click()
         expect(page.locator("[data-notify-permission]")).to_have_text(
             "A test notification was sent."

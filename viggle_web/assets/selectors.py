@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset, Tag, ViggleResource
+from viggle_web.core.registries import FilterSources
 
 SORTS = {
     "newest": ("Newest", ("-created_at", "-id")),
@@ -36,31 +37,20 @@ def gallery_show_register(name: str, label: str, apply: GalleryShow) -> None:
     _gallery_shows[name] = (label, apply)
 
 
-ShowChoices = Callable[[], list[tuple[str, str]]]
-ShowApply = Callable[[str, QuerySet[Asset]], QuerySet[Asset] | None]
-# Show filters whose values come from rows (batches: one per collection): the source lists its
-# choices and narrows the assets for a value it knows (None for a value that is not its own).
-_gallery_show_sources: list[tuple[ShowChoices, ShowApply]] = []
-
-
-def gallery_show_source_register(choices: ShowChoices, apply: ShowApply) -> None:
-    if (choices, apply) not in _gallery_show_sources:
-        _gallery_show_sources.append((choices, apply))
+# Show filters whose values come from rows (batches: one per collection).
+_gallery_show_sources: FilterSources[Asset] = FilterSources()
+gallery_show_source_register = _gallery_show_sources.register
 
 
 def gallery_show_choices() -> list[tuple[str, str]]:
     fixed = [(name, label) for name, (label, _) in _gallery_shows.items()]
-    return fixed + [choice for choices, _ in _gallery_show_sources for choice in choices()]
+    return fixed + _gallery_show_sources.choices()
 
 
 def _gallery_show(show: str, assets: QuerySet[Asset]) -> QuerySet[Asset]:
     if show in _gallery_shows:
         return _gallery_shows[show][1](assets)
-    for _, apply in _gallery_show_sources:
-        narrowed = apply(show, assets)
-        if narrowed is not None:
-            return narrowed
-    return assets
+    return _gallery_show_sources.apply(show, assets)
 
 
 def assets_for_cards(*, user: User) -> QuerySet[Asset]:

@@ -40,7 +40,7 @@ from viggle_web.batches.forms import (
 from viggle_web.batches.models import Batch, Collection, Result, ShareLink
 from viggle_web.batches.zipstream import ZipMember, zip_response
 from viggle_web.core.files import serve_file
-from viggle_web.core.filters import filter_messages, filter_values
+from viggle_web.core.filters import filter_values, render_filtered
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
 from viggle_web.usage.selectors import budget_status, month_window
@@ -151,12 +151,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
     data = filter_values(filters)
     batches = selectors.batch_list(collection=data["collection"])
     page = Paginator(batches, 25).get_page(data["page"] or 1)
-    return render(
-        request,
-        "batches/list.html",
-        {"page": page, "filters": filters, "filter_errors": filter_messages(filters)},
-        status=400 if filters.errors else 200,
-    )
+    return render_filtered(request, "batches/list.html", filters, {"page": page})
 
 
 @require_GET

@@ -9,6 +9,8 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 # Dates before or after these are typos (and beyond them, turning a local day into UTC can
 # overflow Python's datetime).
@@ -55,3 +57,16 @@ def filter_messages(form: forms.Form) -> list[str]:
         else:
             lines.extend(errors)
     return lines
+
+
+def render_filtered(
+    request: HttpRequest, template: str, filters: forms.Form, context: dict[str, Any]
+) -> HttpResponse:
+    """A list page under its filters: the form and what was wrong with it in the context, and
+    400 when a filter was refused (the page itself is the normal one)."""
+    return render(
+        request,
+        template,
+        {**context, "filters": filters, "filter_errors": filter_messages(filters)},
+        status=400 if filters.errors else 200,
+    )

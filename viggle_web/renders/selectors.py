@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time
 
 from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
@@ -9,6 +8,7 @@ from django.utils import timezone
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset
+from viggle_web.core.registries import FilterSources
 from viggle_web.renders.models import RenderJob
 from viggle_web.usage.models import CreditEntry
 
@@ -31,28 +31,11 @@ def jobs_for_display() -> QuerySet[RenderJob]:
     return with_credits(RenderJob.objects.select_related("owner", "character", "motion"))
 
 
-GroupChoices = Callable[[], list[tuple[str, str]]]
-GroupApply = Callable[[str, QuerySet[RenderJob]], QuerySet[RenderJob] | None]
 # Groups of jobs that apps above renders offer as a filter of the renders list (batches: "the
 # renders of a collection"), registered from their AppConfig.ready: renders never imports them.
-_job_groups: list[tuple[GroupChoices, GroupApply]] = []
-
-
-def job_group_source_register(choices: GroupChoices, apply: GroupApply) -> None:
-    if (choices, apply) not in _job_groups:
-        _job_groups.append((choices, apply))
-
-
-def job_group_choices() -> list[tuple[str, str]]:
-    return [choice for choices, _ in _job_groups for choice in choices()]
-
-
-def _job_group(group: str, jobs: QuerySet[RenderJob]) -> QuerySet[RenderJob]:
-    for _, apply in _job_groups:
-        narrowed = apply(group, jobs)
-        if narrowed is not None:
-            return narrowed
-    return jobs
+_job_groups: FilterSources[RenderJob] = FilterSources()
+job_group_source_register = _job_groups.register
+job_group_choices = _job_groups.choices
 
 
 def job_list(
@@ -67,7 +50,7 @@ def job_list(
     """Every job of the team, newest first (the renders page is shared, like the gallery)."""
     jobs = jobs_for_display().order_by("-created_at", "-id")
     if group:
-        jobs = _job_group(group, jobs)
+        jobs = _job_groups.apply(group, jobs)
     if member is not None:
         jobs = jobs.filter(owner=member)
     if status == "active":

@@ -27,7 +27,7 @@ from viggle_web.accounts.permissions import admin_required
 from viggle_web.assets.models import Asset
 from viggle_web.core.errors import ApplicationError
 from viggle_web.core.files import serve_file
-from viggle_web.core.filters import filter_messages, filter_values
+from viggle_web.core.filters import filter_values, render_filtered
 from viggle_web.renders import presenters, selectors, services, signals
 from viggle_web.renders.forms import (
     DownloadForm,
@@ -187,18 +187,16 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs, 25).get_page(data["page"] or 1)
     page.object_list = selectors.jobs_name_casts(list(page.object_list))
     active = [job.public_id for job in page.object_list if job.is_active]
-    return render(
+    return render_filtered(
         request,
         "renders/list.html",
+        filters,
         {
             "page": page,
-            "filters": filters,
             "active_ids": ",".join(active),
             "since": timezone.now().isoformat(),
-            "filter_errors": filter_messages(filters),
             "stream_query": _query_without(request, "page"),
         },
-        status=400 if filters.errors else 200,
     )
 
 
