@@ -31,7 +31,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "upload": ([], ["--mb", "100"]),
     "usage_report": (["--no-explain"], ["--rows", "100000", "--runs", "5", "--no-explain"]),
     "pages": ([], ["--assets", "1000", "--jobs", "10000", "--ledger", "100000", "--runs", "5"]),
-    "poller": ([], ["--jobs", "500", "--window", "15", "--warmup", "5"]),
+    "poller": ([], ["--jobs", "500", "--window", "20", "--warmup", "5", "--watched", "6"]),
     "time_to_result": ([], ["--reps", "2", "--parts", "1"]),
     "load": ([], ["--seconds", "15", "--streams", "50", "--jobs", "100"]),
     "exports": ([], ["--seconds", "5"]),
