@@ -93,18 +93,28 @@ def next_poll_time(
     """
     interval = services.POLL_INTERVAL.total_seconds()
     earliest = answered_at + interval
-    steady = answered_at + STEADY_POLL_SECONDS
-    if seen_at is None or seen_progress <= 0 or not 0 < progress - seen_progress:
-        return steady
-    elapsed = answered_at - seen_at
-    if elapsed <= 0 or progress >= 100:
-        return steady
-    end = answered_at + (100 - progress) * elapsed / (progress - seen_progress)
+    end = predicted_end(
+        answered_at=answered_at, progress=progress, seen_progress=seen_progress, seen_at=seen_at
+    )
+    if end is None:
+        return answered_at + STEADY_POLL_SECONDS
     remaining = end + ALIGN_MARGIN_SECONDS - answered_at
     if remaining <= interval:
         return earliest
     steps = math.ceil(remaining / MAX_POLL_SECONDS)
     return answered_at + min(MAX_POLL_SECONDS, max(interval, remaining / steps))
+
+
+def predicted_end(
+    *, answered_at: float, progress: int, seen_progress: int, seen_at: float | None
+) -> float | None:
+    """When the render should end (epoch seconds), from the progress gained since ``seen_at``."""
+    if seen_at is None or seen_progress <= 0 or not 0 < progress - seen_progress:
+        return None
+    elapsed = answered_at - seen_at
+    if elapsed <= 0 or progress >= 100:
+        return None
+    return answered_at + (100 - progress) * elapsed / (progress - seen_progress)
 
 
 @dataclass(slots=True)
@@ -149,6 +159,8 @@ class Poller:
         self.held: dict[int, Held] = {}
         self.dirty: set[int] = set()
         self.schedule: list[tuple[float, int]] = []
+        # Polls placed just after a predicted end go first when the loop runs late.
+        self.aligned: list[tuple[float, int]] = []
         # Status answers arrive in batches from the fetcher's thread (one asyncio loop keeping
         # POLLER_CONCURRENCY connections: viggle/status_fetch.py), not a thread per request.
         self.answers: queue.SimpleQueue[list[Result]] = queue.SimpleQueue()
@@ -214,8 +226,10 @@ class Poller:
     def wait_seconds(self) -> float:
         now = time.time()
         until = self.next_claim
-        if self.schedule and self.in_flight < self.concurrency:
-            until = min(until, self.schedule[0][0])
+        if self.in_flight < self.concurrency:
+            for heap in (self.aligned, self.schedule):
+                if heap:
+                    until = min(until, heap[0][0])
         if self.dirty:
             until = min(until, self.last_flush + FLUSH_SECONDS)
         return max(0.0, min(CLAIM_SECONDS, until - now))
@@ -283,16 +297,17 @@ class Poller:
 
     def dispatch(self, now: float) -> None:
         batch: list[tuple[int, str]] = []
-        schedule, held = self.schedule, self.held
+        held = self.held
         room = self.concurrency - self.in_flight
-        while schedule and room > 0 and schedule[0][0] <= now:
-            due, pk = heapq.heappop(schedule)
-            job = held.get(pk)
-            if job is None or job.due != due or job.in_flight:
-                continue  # dropped, or rescheduled since
-            job.in_flight = True
-            room -= 1
-            batch.append((pk, job.upstream))
+        for heap in (self.aligned, self.schedule):
+            while heap and room > 0 and heap[0][0] <= now:
+                due, pk = heapq.heappop(heap)
+                job = held.get(pk)
+                if job is None or job.due != due or job.in_flight:
+                    continue  # dropped, or rescheduled since
+                job.in_flight = True
+                room -= 1
+                batch.append((pk, job.upstream))
         if batch:
             self.in_flight += len(batch)
             self.fetcher.fetch_many(batch, self.answers.put)
@@ -337,19 +352,17 @@ class Poller:
             progress,
             (status.checkpoint or job.checkpoint)[:32],
         )
-        job.due = next_poll_time(
-            answered_at=answered_at,
-            progress=progress,
-            seen_progress=job.seen_progress,
-            seen_at=job.seen_at,
-        )
+        seen = {"progress": progress, "seen_progress": job.seen_progress, "seen_at": job.seen_at}
+        job.due = next_poll_time(answered_at=answered_at, **seen)
+        end = predicted_end(answered_at=answered_at, **seen)
         if progress != job.seen_progress or job.seen_at is None:
             job.seen_progress, job.seen_at = progress, answered_at
         if new != (job.status, job.upstream_status, job.progress, job.checkpoint):
             job.status, job.upstream_status, job.progress, job.checkpoint = new
             job.dirty = True
             self.dirty.add(job.id)
-        heapq.heappush(self.schedule, (job.due, job.id))
+        aligned = end is not None and end + ALIGN_MARGIN_SECONDS <= job.due + 0.001
+        heapq.heappush(self.aligned if aligned else self.schedule, (job.due, job.id))
 
     # --- writing -------------------------------------------------------------------------------
 
