@@ -152,6 +152,7 @@ def test_a_member_logs_in_uploads_renders_downloads_and_sees_the_cost(
             env.update(s3, REDIS_URL=request.getfixturevalue("redis_url"))
             workers = 2
         env.update(VIGGLE_BASE_URL=viggle_sim.base_url, VIGGLE_API_KEY=SIM_KEY)
+        viggle_sim.set_speed(1.0)  # a render of ~12 s: several polls while it is processing
         base = stack.enter_context(uvicorn_server(**env))
         clusters = [QCluster(f"smoke-{n}", **env).start() for n in range(workers)]
         for cluster in clusters:
@@ -192,14 +193,22 @@ def test_a_member_logs_in_uploads_renders_downloads_and_sees_the_cost(
         job = RenderJob.objects.get(owner=member)
         assert response.headers["location"] == f"/renders/{job.public_id}/"
 
-        # The worker sends it, polls it and copies the result in.
-        wait_until(
-            lambda: RenderJob.objects.get(pk=job.pk).status in RenderJob.FINAL,
-            timeout=180,
-            message="the render did not finish",
-        )
+        # The worker sends it, polls it, records its progress on the way (the page's live
+        # status) and copies the result in.
+        seen: set[tuple[str, int]] = set()
+
+        def finished() -> bool:
+            row = RenderJob.objects.values("status", "progress_pct").get(pk=job.pk)
+            seen.add((row["status"], row["progress_pct"]))
+            return row["status"] in RenderJob.FINAL
+
+        wait_until(finished, timeout=180, message="the render did not finish")
         job.refresh_from_db()
         assert job.status == RenderJob.Status.COMPLETE, (job.status, job.error_message)
+        assert any(
+            status == RenderJob.Status.PROCESSING and 0 < progress < 100
+            for status, progress in seen
+        ), seen
         page = browser.http.get(f"/renders/{job.public_id}/")
         assert page.status_code == 200 and "Complete" in page.text
 

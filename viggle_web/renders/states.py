@@ -266,12 +266,14 @@ def jobs_record_polls(
         f"updated_at = CASE WHEN v.vdirty = 1 THEN %s ELSE {table}.updated_at END "
         f"FROM v WHERE {table}.id = v.vid AND {table}.lease_owner = %s "
         f"AND ({' OR '.join([f'({table}.status = %s AND v.vstatus = %s)'] * len(POLL_MOVES))}) "
-        f"RETURNING {table}.id, {table}.public_id, {table}.status, v.vdirty"
+        # Only the updated table's columns: SQLite's RETURNING cannot name the FROM list's.
+        f"RETURNING {table}.id, {table}.public_id, {table}.status"
     )
     params += [adapt(now), owner, *(status for move in POLL_MOVES for status in move)]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        by_id = {job.id: job for job in jobs}
+        rows = [(pk, public_id, status, by_id[pk].dirty) for pk, public_id, status in cursor]
         notified = [public_id for _, public_id, _, dirty in rows if dirty]
         if notified and connection.vendor == "postgresql":
             # Delivered on commit, one per job, as notify_job_changed does.
@@ -280,7 +282,6 @@ def jobs_record_polls(
                 [NOTIFY_CHANNEL, notified],
             )
         if notified:
-            by_id = {job.id: job for job in jobs}
             changes = [
                 (pk, by_id[pk].written_status, status, by_id[pk].progress)
                 for pk, _, status, dirty in rows
