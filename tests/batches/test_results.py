@@ -96,3 +96,44 @@ def test_an_asset_that_is_not_a_result_cannot_be_approved(member, other_member):
     other.force_login(other_member)
     response = other.post(reverse("batches:result_approve", args=[plain.pk]))
     assert response.status_code == 403
+
+
+def test_the_same_render_twice_keeps_one_result_in_the_gallery(
+    viggle_sim, member_client, member, tmp_path
+):
+    """Rendered again with the same inputs, the video is byte for byte the first one's: the
+    gallery keeps one asset (a content is stored once) and publishing the second is not an
+    error the worker retries forever."""
+    from viggle_web.batches.models import Result
+    from viggle_web.batches.results import result_publish
+
+    hero = asset_with_file(
+        owner=member, kind="image", path=make_png(tmp_path / "h.png"), name="Hero"
+    )
+    walk = asset_with_file(
+        owner=member, kind="video", path=make_mp4(tmp_path / "w.mp4", seconds=1.0), name="Walk"
+    )
+    viggle_sim.set_speed(4.0)
+    worker = QCluster("results-twice").start()
+    try:
+        first, second = _render(member_client, hero, walk), _render(member_client, hero, walk)
+        wait_until(
+            lambda: (
+                RenderJob.objects.filter(pk__in=[first.pk, second.pk], status="complete").count()
+                == 2
+            ),
+            timeout=120,
+            message="the renders did not complete",
+        )
+        wait_until(
+            lambda: Result.objects.filter(job__in=[first, second]).exists(),
+            timeout=60,
+            message="no result reached the gallery",
+        )
+    finally:
+        worker.stop()
+    for job in (first, second):
+        result_publish(job_id=job.pk)  # as the worker's task does; again is harmless
+    assert Result.objects.filter(job__in=[first, second]).count() == 1
+    (kept,) = Result.objects.filter(job__in=[first, second])
+    assert Asset.objects.filter(sha256=kept.asset.sha256).count() == 1

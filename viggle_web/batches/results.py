@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -57,10 +57,18 @@ def result_publish(*, job_id: int) -> Result | None:
         except UploadRefused:
             logger.warning("The result of %s could not be put into the gallery", job.public_id)
             return None
-    with transaction.atomic():
-        result, _ = Result.objects.get_or_create(
-            job=job, defaults={"asset": made.asset, "lineage": result_lineage(job)}
-        )
+    try:
+        with transaction.atomic():
+            if Result.objects.filter(asset=made.asset).exclude(job=job).exists():
+                raise IntegrityError("another render's result")
+            result, _ = Result.objects.get_or_create(
+                job=job, defaults={"asset": made.asset, "lineage": result_lineage(job)}
+            )
+    except IntegrityError:
+        # The gallery keeps a content once: this video is byte for byte another render's result
+        # (the same inputs and options rendered again), which the gallery already shows.
+        logger.info("The result of %s is already in the gallery as another render's", job.pk)
+        return Result.objects.filter(job=job).first()
     return result
 
 
