@@ -65,6 +65,11 @@ def test_a_2x3_batch_from_the_gallery_completes_live_and_zips(
             6, timeout=180_000
         )
         expect(page.locator("#batch-grid .batch-cell img.poster-thumb")).to_have_count(6)
+        # The summary and the buttons followed the cells: all complete, nothing to cancel.
+        expect(page.locator("#batch-summary")).to_have_text(
+            "6 complete · 0 running · 0 failed · 0 cancelled"
+        )
+        expect(page.get_by_role("button", name="Cancel all")).to_be_disabled()
         assert page.evaluate("window.__sameDocument") is True  # no reload happened
 
         with page.expect_download() as download_info:
