@@ -514,23 +514,23 @@ def run(args) -> list[dict]:
         + ", ".join(f"{n} {v:.3f}" for n, v in sorted(per_poll.items(), key=lambda kv: -kv[1]))
     )
     rows = [
-        row("polling: share of jobs polled within 5 s", g["kept"], 1.0, higher_is_better=True),
+        row("share of jobs polled within 5 s", g["kept"], 1.0, higher_is_better=True),
         row(
-            "polling: polls/s (limit: jobs / 5 s)",
+            "polls/s (limit: jobs / 5 s)",
             polls_per_s,
             args.jobs / GAP_LIMIT,
             higher_is_better=True,
         ),
-        row("polling: worker CPU per poll (ms)", cpu_ms, CPU_LIMIT_MS),
-        row("polling: worker CPU per poll, loop + status fetch (ms)", poll_path, CPU_LIMIT_MS),
+        row("worker CPU per poll, whole process (ms)", cpu_ms, CPU_LIMIT_MS),
+        row("worker CPU per poll: loop + status GETs (ms)", poll_path, CPU_LIMIT_MS),
         row(
-            "polling: worker CPU per poll, job_changed receivers (ms)",
+            "worker CPU per poll: job_changed recv. (ms)",
             per_poll.get("poll-announce", 0.0),
             None,
         ),
-        row("polling: max gap between polls of one job (s)", g["max_gap"], GAP_LIMIT),
+        row("max gap between two polls of a job (s)", g["max_gap"], GAP_LIMIT),
         row(
-            "polling: min gap between polls of one job (s)",
+            "min gap between two polls of a job (s)",
             g["min_gap"],
             MIN_GAP,
             higher_is_better=True,
@@ -538,18 +538,12 @@ def run(args) -> list[dict]:
     ]
     if delays:
         rows.append(
-            row(
-                "polling: upstream end -> SSE event p50 (s)", statistics.median(delays), DELAY_LIMIT
-            )
+            row("upstream end -> SSE event p50 (s)", statistics.median(delays), DELAY_LIMIT)
         )
-        rows.append(
-            row("polling: upstream end -> SSE event p95 (s)", _pg.percentile(delays, 95), None)
-        )
-    rows.append(
-        row("polling: simulator CPU per poll (ms)", 1000 * sim_cpu / max(1, all_polls), None)
-    )
-    rows.append(row("polling: Postgres CPU per poll (ms)", 1000 * pg_cpu / max(1, all_polls), None))
-    rows.append(row("polling: load average (1 min) at the window's end", load1, None))
+        rows.append(row("upstream end -> SSE event p95 (s)", _pg.percentile(delays, 95), None))
+    rows.append(row("simulator CPU per poll (ms)", 1000 * sim_cpu / max(1, all_polls), None))
+    rows.append(row("Postgres CPU per poll (ms)", 1000 * pg_cpu / max(1, all_polls), None))
+    rows.append(row("load average (1 min) at the window's end", load1, None))
     print(f"\n{'figure':<52} {'value':>9} {'limit':>7} {'ratio':>6}  target  met")
     for r in rows:
         limit = "-" if r["limit"] is None else f"{r['limit']:.2f}"
