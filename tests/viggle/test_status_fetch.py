@@ -240,3 +240,19 @@ def test_https_with_a_verified_certificate(
             assert fetcher_for(client).fetch(job, timeout=30).job_id == job
     finally:
         listener.close()
+
+
+def test_with_a_proxy_configured_it_goes_through_httpx(viggle_sim, fetcher_for, monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # a proxy that is not there
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with viggle_sim.client(max_retries=0) as client:
+        fetcher = fetcher_for(client)
+        assert fetcher.via_threads
+        lean = _error(lambda: fetcher.fetch("job_x", timeout=30))
+        _same(lean, _error(lambda: client.render_status("job_x")))
+    assert lean.code == "connection"  # the proxy, as httpx would have used it
+    assert not viggle_sim.calls("GET", "/api/render/")

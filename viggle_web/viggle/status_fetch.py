@@ -169,6 +169,9 @@ class StatusFetcher:
             status = self.client.render_status(request.upstream)
         except ViggleError as exc:
             error = exc
+        except Exception as exc:  # a bug must not lose the job: its answer is an error
+            logger.exception("Polling %s failed", request.upstream)
+            error = ViggleError(str(exc) or "poll failed", retryable=True)
         result: Result = (request.key, status, error, time.time())
         self._loop.call_soon_threadsafe(self._deliver, request.done, result)
 
@@ -203,7 +206,7 @@ class StatusFetcher:
             self._fail(request, httpx.ConnectTimeout("timed out connecting"))
             self._pump()
             return
-        except OSError as exc:  # refused, unreachable, DNS, TLS handshake
+        except Exception as exc:  # refused, unreachable, DNS, TLS handshake (OSError), ...
             self._open -= 1
             self._fail(request, httpx.ConnectError(str(exc) or type(exc).__name__))
             self._pump()
