@@ -1,28 +1,22 @@
 """The poller: ONE long-running loop per worker process that follows every render upstream and
 every gallery preprocessing (characters, scenes, template imports) until it is ready or failed.
+It runs in the main process of `manage.py qcluster` (registered with core.qworker, stopped by
+the same SIGTERM), like healthchecks' ``sendalerts``. Details: docs/architecture.md, "The poller".
 
-It runs in the main process of `manage.py qcluster` (registered with core.qworker, started next
-to the django-q2 cluster and stopped by the same SIGTERM), the way healthchecks' ``sendalerts``
-is one long-running command: no schedule, no hand-over between tasks, no slots.
-
-How it works (docs/architecture.md, "The poller"):
-
-* **One lease.** Due work is claimed with core.leases.lease_claim_due: one conditional UPDATE
-  sets ``lease_owner``/``lease_until`` on due rows whose lease is free or ran out. Two loops never
-  hold one row; a loop that dies lets its leases run out and another takes them over.
-* **Held renders.** A claimed render that is queued or processing stays with this loop: it is
-  kept in memory with its next poll time, polled again when due, and its lease renewed for all
-  held jobs in one UPDATE every third of the lease. So an answer that changes nothing writes
-  nothing; a changed answer (status, progress, checkpoint) is written within ``FLUSH_SECONDS``
-  of its arrival, many in one statement, and the streams are told (NOTIFY + ``job_changed``).
-* **Scheduling.** A job's next poll is counted from its answer's arrival: 3 s (Viggle's docs:
-  3-5 s), or, when the progress since the previous answer says the render ends within the next
-  5 s, just after that predicted end; never sooner than 3 s after the previous answer.
-* **Everything else** (a final status or an upstream error, a job to send or to finish, a
-  preprocessing poll) goes through the services in a side pool, one job at a time.
-* **Stopping.** When ``stop`` is set the loop stops sending, waits briefly for the answers in
-  flight, writes what changed and releases every held lease with its next poll time: a
-  successor (or another worker) carries on where this one left off.
+* **One lease** (core.leases.lease_claim_due): two loops never hold one row; a loop that dies
+  lets its leases run out and another takes them over.
+* **Held renders.** A claimed queued/processing render stays in memory with its next poll time;
+  all leases are renewed in one UPDATE every third of the lease. An unchanged answer writes
+  nothing; a changed one is written within ``FLUSH_SECONDS``, many per statement, with NOTIFY
+  and ``job_changed``. Status GETs go through ``viggle.status_fetch`` (one asyncio thread, kept
+  connections); answers come back in batches.
+* **Scheduling** (``next_poll_time``): from the answer's arrival, 3.5 s while the end cannot be
+  predicted, polls at most 4 s apart placed so one lands just after a predicted end, never
+  sooner than 3 s; end-catching polls go out first when the loop runs late.
+* **Everything else** (a final status or an error, a send, a finish, a preprocessing poll) goes
+  through the services in a side pool, one job at a time.
+* **Stopping.** The loop stops sending, waits briefly for answers in flight, writes what changed
+  and releases every lease with its next poll time.
 """
 
 from __future__ import annotations
