@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from django import forms
 from django.conf import settings
 
 from viggle_web.assets.models import Asset
 from viggle_web.batches.models import Collection
-from viggle_web.renders.models import RenderJob
-from viggle_web.viggle.colour import parse_bg_color
+from viggle_web.renders.forms import RenderOptionsForm
 
 # Room for the "-<position>" suffix of each render's own key (at most 80).
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -29,23 +27,16 @@ def check_key(key: str) -> str:
     return key
 
 
-class BatchForm(forms.Form):
+class BatchForm(RenderOptionsForm):
+    key_pattern = _KEY
     characters = _live(Asset.Kind.IMAGE)
     motions = _live(Asset.Kind.VIDEO)
     # Or one template x several mappings: "<template id>:<person uuid>", each character plays it.
     cast = forms.ChoiceField(choices=[("", "No template")], required=False)
-    model = forms.ChoiceField(choices=RenderJob.Model.choices, initial=RenderJob.Model.V4)
-    background_mode = forms.ChoiceField(
-        choices=RenderJob.Background.choices, initial=RenderJob.Background.ORIGINAL
-    )
-    bg_color = forms.CharField(required=False, max_length=20, initial="#00ff00")
-    fast = forms.BooleanField(required=False)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
         self.templates = {
             t.pk: t
             for t in Asset.objects.filter(kind=Asset.Kind.TEMPLATE, archived_at__isnull=True)
@@ -62,15 +53,6 @@ class BatchForm(forms.Form):
             return None
         pk, _, person = value.partition(":")
         return self.templates[int(pk)], person
-
-    def clean_bg_color(self) -> str:
-        try:
-            return parse_bg_color(self.cleaned_data.get("bg_color", ""), allow_hex=True)
-        except ValueError:
-            raise forms.ValidationError("Use a colour like #00ff00 or 0,255,0 (each 0-255).")
-
-    def clean_idempotency_key(self) -> str:
-        return check_key(self.cleaned_data["idempotency_key"])
 
 
 class RetryForm(forms.Form):

@@ -11,11 +11,11 @@ members' batches against one organisation budget queue on the organisation row's
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django_q.tasks import async_task
 
 from viggle_web.accounts.models import User
@@ -28,6 +28,7 @@ from viggle_web.renders.services import (
     job_rerun,
     job_submit,
     render_estimate,
+    submission_create,
 )
 from viggle_web.usage.services import budget_enforce
 
@@ -131,20 +132,16 @@ def batch_submit(
         raise BatchRefused("A motion's length is not known yet; try again in a moment.")
     # The whole batch at once (locks the member and organisation rows until commit).
     budget_enforce(user=owner, credits=total)
-    try:
-        with transaction.atomic():
-            batch = Batch.objects.create(
-                owner=owner,
-                source=source,
-                idempotency_key=idempotency_key,
-                model=options.model,
-                background_mode=options.background_mode,
-                bg_color=options.bg_color,
-                fast=options.fast,
-                estimate_credits=total,
-            )
-    except IntegrityError:
-        return Batch.objects.get(idempotency_key=idempotency_key, owner=owner)
+    batch, created = submission_create(
+        Batch,
+        owner=owner,
+        idempotency_key=idempotency_key,
+        source=source,
+        estimate_credits=total,
+        **asdict(options),
+    )
+    if not created:
+        return batch
     items = []
     for position, (character, motion) in enumerate(
         batch_pairs(characters=characters, motions=motions)

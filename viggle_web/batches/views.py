@@ -5,6 +5,7 @@ changing one takes its owner or an admin."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
 
 from django.contrib import messages
@@ -41,6 +42,7 @@ from viggle_web.batches.models import Batch, Collection, Result, ShareLink
 from viggle_web.batches.zipstream import ZipMember, zip_response
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_values, render_filtered
+from viggle_web.core.formviews import form_view
 from viggle_web.renders.models import RenderJob
 from viggle_web.renders.stream import JobStream, parse_since
 from viggle_web.usage.selectors import budget_status, month_window
@@ -103,46 +105,34 @@ def _form_context(request: HttpRequest, form: BatchForm) -> dict:
     }
 
 
+def _batch_submit(request: HttpRequest, form: BatchForm) -> HttpResponse:
+    data = form.cleaned_data
+    cast = form.chosen_cast()
+    batch = services.batch_submit(
+        owner=request.user,
+        idempotency_key=data["idempotency_key"],
+        characters=list(data["characters"]),
+        motions=list(data["motions"]),
+        options=services.BatchOptions(**form.options()),
+        cast=services.TemplateCast(*cast) if cast else None,
+    )
+    messages.success(request, "Batch started. This page updates by itself.")
+    return redirect("batches:detail", public_id=batch.public_id)
+
+
 @require_http_methods(["GET", "POST"])
 def batch_new(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = BatchForm(request.POST)
-    elif request.htmx:
-        form = BatchForm(request.GET)
-        form.is_valid()
-        return render(request, "batches/new.html#live", _form_context(request, form))
-    else:
-        initial = {
+    return form_view(
+        request,
+        BatchForm,
+        template="batches/new.html",
+        context=_form_context,
+        initial=lambda request: {
             "characters": request.GET.getlist("character"),
             "motions": request.GET.getlist("motion"),
-        }
-        form = BatchForm(initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            batch = services.batch_submit(
-                owner=request.user,
-                idempotency_key=data["idempotency_key"],
-                characters=list(data["characters"]),
-                motions=list(data["motions"]),
-                options=services.BatchOptions(
-                    model=data["model"],
-                    background_mode=data["background_mode"],
-                    bg_color=data["bg_color"],
-                    fast=data["fast"],
-                ),
-                cast=services.TemplateCast(*cast) if (cast := form.chosen_cast()) else None,
-            )
-        except BudgetExceeded as exc:
-            form.add_error(None, exc.message)
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
-        else:
-            messages.success(request, "Batch started. This page updates by itself.")
-            return redirect("batches:detail", public_id=batch.public_id)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "batches/new.html", _form_context(request, form), status=status)
+        },
+        submit=_batch_submit,
+    )
 
 
 @require_GET
@@ -295,15 +285,27 @@ def share_list(request: HttpRequest) -> HttpResponse:
     return render(request, "batches/shares.html", {"rows": rows, "now": timezone.now()})
 
 
+def _creator_action(
+    request: HttpRequest, action: Callable[[], object], *, done: str, to: str
+) -> HttpResponse:
+    """A creator-or-admin action (revoke a link, delete a collection): refused is a 403 page."""
+    try:
+        action()
+    except (shares.ShareRefused, collections.CollectionRefused) as exc:
+        raise PermissionDenied(exc.message)
+    messages.success(request, done)
+    return redirect(to)
+
+
 @require_POST
 def share_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_object_or_404(ShareLink, pk=pk)
-    try:
-        shares.share_revoke(link=link, actor=request.user)
-    except shares.ShareRefused as exc:
-        raise PermissionDenied(exc.message)
-    messages.success(request, "Link revoked: it now says the video is no longer shared.")
-    return redirect("batches:shares")
+    return _creator_action(
+        request,
+        lambda: shares.share_revoke(link=link, actor=request.user),
+        done="Link revoked: it now says the video is no longer shared.",
+        to="batches:shares",
+    )
 
 
 def _gone(request: HttpRequest) -> HttpResponse:
@@ -414,12 +416,12 @@ def collection_remove(request: HttpRequest, pk: int, asset_pk: int) -> HttpRespo
 @require_POST
 def collection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     collection = get_object_or_404(Collection, pk=pk)
-    try:
-        collections.collection_delete(collection=collection, actor=request.user)
-    except collections.CollectionRefused as exc:
-        raise PermissionDenied(exc.message)
-    messages.success(request, "Collection deleted; its assets stay in the gallery.")
-    return redirect("batches:collections")
+    return _creator_action(
+        request,
+        lambda: collections.collection_delete(collection=collection, actor=request.user),
+        done="Collection deleted; its assets stay in the gallery.",
+        to="batches:collections",
+    )
 
 
 @require_GET

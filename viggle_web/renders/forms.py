@@ -15,7 +15,45 @@ from viggle_web.viggle.colour import parse_bg_color
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,80}$")
 
 
-class RenderForm(forms.Form):
+OPTION_FIELDS = ("model", "background_mode", "bg_color", "fast")
+
+
+class RenderOptionsForm(forms.Form):
+    """The options a render and a batch share, and the form's one-use key (a double click or a
+    browser retry finds the same job)."""
+
+    key_pattern = _KEY
+    model = forms.ChoiceField(choices=RenderJob.Model.choices, initial=RenderJob.Model.V4)
+    background_mode = forms.ChoiceField(
+        choices=RenderJob.Background.choices, initial=RenderJob.Background.ORIGINAL
+    )
+    bg_color = forms.CharField(required=False, max_length=20, initial="#00ff00")
+    fast = forms.BooleanField(required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+
+    def options(self) -> dict[str, object]:
+        """The cleaned shared options, as RenderRequest and BatchOptions take them."""
+        return {name: self.cleaned_data[name] for name in OPTION_FIELDS}
+
+    def clean_bg_color(self) -> str:
+        try:  # the colour picker's #rrggbb, or Viggle's "R,G,B"
+            return parse_bg_color(self.cleaned_data.get("bg_color", ""), allow_hex=True)
+        except ValueError:
+            raise forms.ValidationError("Use a colour like #00ff00 or 0,255,0 (each 0-255).")
+
+    def clean_idempotency_key(self) -> str:
+        key = self.cleaned_data["idempotency_key"]
+        if not self.key_pattern.match(key):
+            raise forms.ValidationError("The form is damaged; reload the page.")
+        return key
+
+
+class RenderForm(RenderOptionsForm):
     character = forms.ModelChoiceField(
         queryset=Asset.objects.filter(kind=Asset.Kind.IMAGE, archived_at__isnull=True),
         required=False,
@@ -30,20 +68,11 @@ class RenderForm(forms.Form):
             "invalid_choice": "That motion is not in the gallery any more.",
         },
     )
-    model = forms.ChoiceField(choices=RenderJob.Model.choices, initial=RenderJob.Model.V4)
-    background_mode = forms.ChoiceField(
-        choices=RenderJob.Background.choices, initial=RenderJob.Background.ORIGINAL
-    )
-    bg_color = forms.CharField(required=False, max_length=20, initial="#00ff00")
-    fast = forms.BooleanField(required=False)
     # Transparent results only: WebM/MOV/PNG exports with alpha, made when the render completes.
     alpha_exports = forms.BooleanField(required=False)
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
         motion = self._motion_for_mapping()
         self.segment_fields: list[tuple[dict, str]] = []
         # A template's people, each with the character chosen for it (a page shows a picker per
@@ -81,23 +110,11 @@ class RenderForm(forms.Form):
         except (TypeError, ValueError):
             return None
 
-    def clean_bg_color(self) -> str:
-        try:  # the colour picker's #rrggbb, or Viggle's "R,G,B"
-            return parse_bg_color(self.cleaned_data.get("bg_color", ""), allow_hex=True)
-        except ValueError:
-            raise forms.ValidationError("Use a colour like #00ff00 or 0,255,0 (each 0-255).")
-
     def clean_alpha_exports(self) -> bool:
         wanted = self.cleaned_data.get("alpha_exports", False)
         if wanted and self.data.get("background_mode") != RenderJob.Background.TRANSPARENT:
             raise forms.ValidationError("Alpha exports need the transparent background.")
         return wanted
-
-    def clean_idempotency_key(self) -> str:
-        key = self.cleaned_data["idempotency_key"]
-        if not _KEY.match(key):
-            raise forms.ValidationError("The form is damaged; reload the page.")
-        return key
 
     def mapping(self) -> dict[str, int]:
         return {

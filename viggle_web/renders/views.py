@@ -6,9 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import (
     Http404,
@@ -28,6 +26,7 @@ from viggle_web.assets.models import Asset
 from viggle_web.core.errors import ApplicationError
 from viggle_web.core.files import serve_file
 from viggle_web.core.filters import filter_values, render_filtered
+from viggle_web.core.formviews import form_view
 from viggle_web.renders import presenters, selectors, services, signals
 from viggle_web.renders.forms import (
     DownloadForm,
@@ -106,58 +105,56 @@ def _start_blocked(estimate: int | None, remaining: int | None) -> str:
     )
 
 
+def _form_initial(request: HttpRequest) -> dict[str, str]:
+    """The form opened from a link: "Render with this", "Render again" (a template render's
+    people come back as segment_<uuid>=<character>)."""
+    initial = {}
+    for name in ("character", "motion"):
+        if request.GET.get(name, "").isdigit():
+            initial[name] = request.GET[name]
+    for name in ("model", "background_mode", "bg_color"):
+        if name in request.GET:
+            initial[name] = request.GET[name][:20]
+    for name, value in request.GET.items():
+        if name.startswith("segment_") and len(name) <= 100 and value.isdigit():
+            initial[name] = value
+    return initial
+
+
 @require_http_methods(["GET", "POST"])
 def job_new(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = RenderForm(request.POST)
-    elif request.htmx:
-        # Live part of the form (estimate, template people) refreshed as options change.
-        form = RenderForm(request.GET)
-        form.is_valid()
-        return render(request, "renders/new.html#live", _form_context(request, form))
-    else:
-        initial = {}
-        for name in ("character", "motion"):
-            if request.GET.get(name, "").isdigit():
-                initial[name] = request.GET[name]
-        for name in ("model", "background_mode", "bg_color"):
-            if name in request.GET:
-                initial[name] = request.GET[name][:20]
-        # "Render again" of a template render passes its people's characters back.
-        for name, value in request.GET.items():
-            if name.startswith("segment_") and len(name) <= 100 and value.isdigit():
-                initial[name] = value
-        form = RenderForm(initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            job = services.job_submit(
-                owner=request.user,
-                idempotency_key=data["idempotency_key"],
-                request=services.RenderRequest(
-                    character=data["character"],
-                    motion=data["motion"],
-                    model=data["model"],
-                    background_mode=data["background_mode"],
-                    bg_color=data["bg_color"],
-                    fast=data["fast"],
-                    character_mapping=form.mapping() or None,
-                ),
-            )
-        except ApplicationError as exc:  # over budget, or a refused input
-            form.add_error(None, exc.message)
-        else:
-            # Apps above renders act on their own options (exports: alpha_exports).
-            signals.job_submitted.send(
-                RenderJob,
-                job=job,
-                actor=request.user,
-                options={"alpha_exports": bool(data.get("alpha_exports"))},
-            )
-            messages.success(request, "Render started. This page updates by itself.")
-            return redirect("renders:detail", public_id=job.public_id)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "renders/new.html", _form_context(request, form), status=status)
+    # The live part of the form (estimate, template people) is refreshed as options change.
+    return form_view(
+        request,
+        RenderForm,
+        template="renders/new.html",
+        context=_form_context,
+        initial=_form_initial,
+        submit=_job_submit,
+    )
+
+
+def _job_submit(request: HttpRequest, form: RenderForm) -> HttpResponse:
+    data = form.cleaned_data
+    job = services.job_submit(
+        owner=request.user,
+        idempotency_key=data["idempotency_key"],
+        request=services.RenderRequest(
+            character=data["character"],
+            motion=data["motion"],
+            character_mapping=form.mapping() or None,
+            **form.options(),
+        ),
+    )
+    # Apps above renders act on their own options (exports: alpha_exports).
+    signals.job_submitted.send(
+        RenderJob,
+        job=job,
+        actor=request.user,
+        options={"alpha_exports": bool(data.get("alpha_exports"))},
+    )
+    messages.success(request, "Render started. This page updates by itself.")
+    return redirect("renders:detail", public_id=job.public_id)
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -341,13 +338,4 @@ def job_stream(request: HttpRequest) -> StreamingHttpResponse:
         discover=discover,
         created_after=page_time,
     )
-    is_async = isinstance(request, ASGIRequest)
-    content = stream.iter_async() if is_async else stream.iter_sync()
-    if is_async:
-        # Authentication is done: give this request thread's connection back now, or every open
-        # stream would hold one until it ends. The stream opens short-lived ones as it needs.
-        connection.close()
-    response = StreamingHttpResponse(content, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return stream.response(request)

@@ -20,6 +20,7 @@ from viggle_web.renders.services.common import (
     RenderRefused,
     job_claim,
     lease_time,
+    submission_create,
 )
 from viggle_web.renders.services.finish import job_finish
 from viggle_web.renders.services.poll import job_apply_status, job_poll
@@ -65,4 +66,5 @@ __all__ = [
     "notify_job_changed",
     "parse_bg_color",
     "render_estimate",
+    "submission_create",
 ]

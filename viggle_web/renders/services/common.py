@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 import random
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from viggle_web.core import leases
 from viggle_web.core.errors import Refused
-from viggle_web.renders.models import RenderJob
+from viggle_web.renders.models import RenderJob, Submission
 from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import ViggleError
 
@@ -79,3 +79,19 @@ def cancel_upstream(job: RenderJob) -> None:
         get_client().render_cancel(job.upstream_job_id)
     except ViggleError as exc:
         logger.warning("Cancelling render %s upstream failed: %s", job.public_id, exc.message)
+
+
+S = TypeVar("S", bound=Submission)
+
+
+def submission_create(
+    kind: type[S], /, *, owner: Any, idempotency_key: str, **fields: Any
+) -> tuple[S, bool]:
+    """Write a render or a batch under the form's one-use key: (the row, True), or, when a
+    request with the same key won the race, (theirs, False)."""
+    try:
+        with transaction.atomic():
+            row = kind.objects.create(owner=owner, idempotency_key=idempotency_key, **fields)
+            return row, True
+    except IntegrityError:
+        return kind.objects.get(idempotency_key=idempotency_key, owner=owner), False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from viggle_web.renders.services.common import (
     RenderRefused,
     enqueue,
     lease_time,
+    submission_create,
 )
 from viggle_web.usage import services as ledger
 from viggle_web.usage.services import budget_enforce, credits_for
@@ -130,26 +131,24 @@ def job_submit(
     estimate = render_estimate(motion=request.motion, fast=request.fast)
     if not part_of_total:
         budget_enforce(user=owner, credits=estimate)
-    try:
-        with transaction.atomic():
-            job = RenderJob.objects.create(
-                owner=owner,
-                source=source,
-                idempotency_key=idempotency_key,
-                character=request.character,
-                motion=request.motion,
-                character_mapping=mapping,
-                model=request.model,
-                background_mode=request.background_mode,
-                bg_color=bg_color,
-                fast=request.fast,
-                estimate_credits=estimate,
-                estimate_seconds=request.motion.duration_seconds or 0,
-                next_poll_at=timezone.now() + lease_time(),
-            )
-    except IntegrityError:
-        # Two requests with one key raced: the other one won; return its job.
-        return RenderJob.objects.get(idempotency_key=idempotency_key, owner=owner)
+    job, created = submission_create(
+        RenderJob,
+        owner=owner,
+        idempotency_key=idempotency_key,
+        source=source,
+        character=request.character,
+        motion=request.motion,
+        character_mapping=mapping,
+        model=request.model,
+        background_mode=request.background_mode,
+        bg_color=bg_color,
+        fast=request.fast,
+        estimate_credits=estimate,
+        estimate_seconds=request.motion.duration_seconds or 0,
+        next_poll_at=timezone.now() + lease_time(),
+    )
+    if not created:
+        return job  # two requests with one key raced: the other one won
     ledger.credit_reserve(charge=states.charge_of(job))
     used = [request.motion.pk] + ([request.character.pk] if request.character else [])
     used += [int(v) for v in mapping.values()]
