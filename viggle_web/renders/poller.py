@@ -85,11 +85,16 @@ def next_poll_time(
     between polls: a render ending 4.2 s from now is asked about at 4.6 s, not at 3 s (still
     running) and then 6 s; one ending within 3 s is asked about at 3 s.
     """
-    interval = services.POLL_INTERVAL.total_seconds()
-    earliest = answered_at + interval
     end = predicted_end(
         answered_at=answered_at, progress=progress, seen_progress=seen_progress, seen_at=seen_at
     )
+    return poll_after(answered_at, end)
+
+
+def poll_after(answered_at: float, end: float | None) -> float:
+    """next_poll_time, from the predicted end (None: not predictable)."""
+    interval = services.POLL_INTERVAL.total_seconds()
+    earliest = answered_at + interval
     if end is None:
         return answered_at + STEADY_POLL_SECONDS
     remaining = end + ALIGN_MARGIN_SECONDS - answered_at
@@ -346,9 +351,13 @@ class Poller:
             progress,
             (status.checkpoint or job.checkpoint)[:32],
         )
-        seen = {"progress": progress, "seen_progress": job.seen_progress, "seen_at": job.seen_at}
-        job.due = next_poll_time(answered_at=answered_at, **seen)
-        end = predicted_end(answered_at=answered_at, **seen)
+        end = predicted_end(
+            answered_at=answered_at,
+            progress=progress,
+            seen_progress=job.seen_progress,
+            seen_at=job.seen_at,
+        )
+        job.due = poll_after(answered_at, end)
         if progress != job.seen_progress or job.seen_at is None:
             job.seen_progress, job.seen_at = progress, answered_at
         if new != (job.status, job.upstream_status, job.progress, job.checkpoint):
