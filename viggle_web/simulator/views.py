@@ -342,7 +342,8 @@ def _refuse_too_large(request: HttpRequest, file_field: str) -> None:
         raise bad("CS-ORIV-005", "File larger than 500 MB")
 
 
-def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[bytes] | None:
+def _file_input(request: HttpRequest, file_field: str, url_field: str) -> IO[bytes] | None:
+    """The one file of a pair of fields (an upload or a URL to fetch), as Viggle reads it."""
     _refuse_too_large(request, file_field)
     upload = request.FILES.get(file_field)
     url = _field(request, url_field)
@@ -350,7 +351,13 @@ def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[by
         raise bad("CS-UORC01-002", f"Send {file_field} or {url_field}, not both")
     if upload is None and not url:
         return None
-    fileobj: Any = upload if upload is not None else _fetch(url or "", url_field)
+    return upload if upload is not None else _fetch(url or "", url_field)
+
+
+def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[bytes] | None:
+    fileobj = _file_input(request, file_field, url_field)
+    if fileobj is None:
+        return None
     try:
         media.check_image(fileobj)
     except media.MediaError as exc:
@@ -361,14 +368,9 @@ def _image_input(request: HttpRequest, file_field: str, url_field: str) -> IO[by
 def _video_input(
     request: HttpRequest, file_field: str, url_field: str
 ) -> tuple[IO[bytes], media.VideoInfo] | None:
-    _refuse_too_large(request, file_field)
-    upload = request.FILES.get(file_field)
-    url = _field(request, url_field)
-    if upload is not None and url:
-        raise bad("CS-UORC01-002", f"Send {file_field} or {url_field}, not both")
-    if upload is None and not url:
+    fileobj = _file_input(request, file_field, url_field)
+    if fileobj is None:
         return None
-    fileobj: Any = upload if upload is not None else _fetch(url or "", url_field)
     try:
         info = media.probe_video(fileobj)
     except media.MediaError as exc:
