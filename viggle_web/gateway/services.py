@@ -81,9 +81,8 @@ from viggle_web.gateway.tokens import (  # noqa: F401 - callers import them from
     token_revoke_all_on_deactivation,
 )
 from viggle_web.renders.models import RenderJob
-from viggle_web.renders.services import RenderRefused, RenderRequest, job_submit
+from viggle_web.renders.services import RenderRequest, job_submit
 from viggle_web.usage.services import (
-    BudgetExceeded,
     budget_enforce,
     credit_charge_character,
 )
@@ -247,12 +246,9 @@ def scene_import(*, user: User, body: Any) -> ApiObject:
     if raw_url is not None and not isinstance(raw_url, str):
         raise ApiError(errors.VALIDATION, "webhook_url must be a URL")
     webhook = webhook_parse((raw_url or "").strip() or None, raw_events)
+    # Over budget or refused: ApplicationErrors, answered by api_endpoint's one mapping.
     try:
         asset, _created = asset_import_template(user=user, template_id=template_id, name=name)
-    except BudgetExceeded as exc:
-        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
-    except AssetActionRefused as exc:
-        raise ApiError(errors.VALIDATION, exc.message)
     except ViggleError as exc:
         raise errors.upstream_error(exc)
     return ApiObject.objects.create(
@@ -374,19 +370,15 @@ def _render_create(*, user: User, data: RenderInput, created: list[Asset]) -> Re
         mode = ApiRender.Mode.PREPROCESSED
     else:
         mode = ApiRender.Mode.FULL_PIPELINE
-    try:
-        with transaction.atomic():
-            job = job_submit(
-                owner=user,
-                idempotency_key=idempotency_key,
-                request=request,
-                source=RenderJob.Source.API,
-            )
-            ApiRender.objects.get_or_create(
-                job=job, defaults={"mode": mode, **_webhook_fields(data.webhook)}
-            )
-    except BudgetExceeded as exc:
-        raise ApiError(errors.BUDGET_EXCEEDED, exc.message)
-    except RenderRefused as exc:
-        raise ApiError(errors.VALIDATION, " ".join(exc.messages))
+    # Over budget or a refused input: ApplicationErrors, answered by api_endpoint's one mapping.
+    with transaction.atomic():
+        job = job_submit(
+            owner=user,
+            idempotency_key=idempotency_key,
+            request=request,
+            source=RenderJob.Source.API,
+        )
+        ApiRender.objects.get_or_create(
+            job=job, defaults={"mode": mode, **_webhook_fields(data.webhook)}
+        )
     return _send_at_create(job)
