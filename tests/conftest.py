@@ -150,3 +150,14 @@ def member_client(client, member):
 
 
 from tests.viggle_fixtures import *  # noqa: E402, F403
+
+
+@pytest.fixture(autouse=True)
+def _fresh_progress_listeners():
+    """notify reads who listens to progress at most every 2 s per process: each test starts
+    from what its own database says."""
+    from viggle_web.notify.services.events import progress_listeners_forget
+
+    progress_listeners_forget()
+    yield
+    progress_listeners_forget()

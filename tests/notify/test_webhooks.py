@@ -274,3 +274,32 @@ def test_a_receiver_answering_an_endless_body_is_read_only_up_to_the_cap(
     # worker) until the 20 s timeout cuts the connection (measured: the whole timeout).
     assert attempt.milliseconds < 10_000, attempt.milliseconds
     receiver.release.set()
+
+
+def test_a_progress_event_nobody_listens_to_costs_no_query(
+    api,
+    member_client,
+    viggle_sim,
+    receiver,
+    fast_retries,
+    tmp_path,
+    media_root,
+    django_assert_num_queries,
+):
+    """Almost every poll of a running render is a progress event: with no endpoint and no
+    webhook_url wanting progress it is dropped without touching the database (the worker's CPU
+    per poll, issue 18); one that wants it still gets it."""
+    from viggle_web.notify.services.events import on_job_changed, progress_listeners_forget
+
+    response = api_render(api, tmp_path, webhook_url=receiver.url, webhook_events=["completed"])
+    job = RenderJob.objects.get(public_id=response.json()["job_id"])
+    change = {"job_id": job.pk, "old_status": "queued", "new_status": "processing", "progress": 40}
+    on_job_changed(None, **change)  # reads the listeners once
+    with django_assert_num_queries(0):
+        on_job_changed(None, **change)
+    assert not Delivery.objects.filter(event="progress").exists()
+
+    add_endpoint(member_client, receiver.url, ["progress"])
+    progress_listeners_forget()  # the worker sees a new endpoint within 2 s
+    on_job_changed(None, **change)
+    assert Delivery.objects.filter(event="progress").count() == 1

@@ -4,6 +4,8 @@ notices and emails as members asked (budget alerts once per threshold and month)
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -53,14 +55,73 @@ def job_event(*, old_status: str, new_status: str) -> str | None:
     return None
 
 
+# Who listens to "progress" (almost every poll of a running render is one): read at most every
+# PROGRESS_LISTENERS_SECONDS per process, so a progress event nobody wants costs no query.
+PROGRESS_LISTENERS_SECONDS = 2.0
+_progress_listeners: tuple[float, ProgressListeners] | None = None
+
+
+@dataclass(frozen=True)
+class ProgressListeners:
+    everyone: bool  # an enabled organisation-wide endpoint wants progress
+    owners: frozenset[int]  # members with an enabled endpoint of their own that wants it
+    jobs: frozenset[int]  # active API renders whose webhook_url wants it (no events: all)
+
+
+def progress_listeners() -> ProgressListeners:
+    global _progress_listeners
+    now = time.monotonic()
+    if _progress_listeners is not None and now - _progress_listeners[0] < (
+        PROGRESS_LISTENERS_SECONDS
+    ):
+        return _progress_listeners[1]
+    everyone, owners = False, set()
+    for org_wide, owner_id, events in Endpoint.objects.filter(enabled=True).values_list(
+        "org_wide", "owner_id", "events"
+    ):
+        if "progress" in (events or []):
+            everyone = everyone or org_wide
+            owners.add(owner_id)
+    jobs = {
+        job_id
+        for job_id, events in ApiRender.objects.filter(job__status__in=ACTIVE)
+        .exclude(webhook_url="")
+        .values_list("job_id", "webhook_events")
+        if not events or "progress" in events
+    }
+    listeners = ProgressListeners(everyone, frozenset(owners), frozenset(jobs))
+    _progress_listeners = (now, listeners)
+    return listeners
+
+
+def progress_listeners_forget() -> None:
+    """Read the listeners again at the next progress event (tests; an endpoint just saved)."""
+    global _progress_listeners
+    _progress_listeners = None
+
+
 def on_job_changed(
     sender: object, *, job_id: int, old_status: str, new_status: str, progress: int, **_: object
 ) -> None:
     """renders.signals.job_changed: deliveries for the job's webhooks, and a notification email
-    when it ended. Must not raise (the render's own work is done)."""
+    when it ended. Must not raise (the render's own work is done). A progress event is dropped
+    without a query when no endpoint and no webhook_url wants progress (``progress_listeners``;
+    an API render's own webhook is seen within PROGRESS_LISTENERS_SECONDS of its creation)."""
     event = job_event(old_status=old_status, new_status=new_status)
     if event is None:
         return
+    if event == "progress":
+        try:
+            listeners = progress_listeners()
+        except Exception:
+            logger.exception("Progress listeners could not be read")
+            return
+        if not listeners.everyone and job_id not in listeners.jobs:
+            if not listeners.owners:
+                return
+            owner_id = RenderJob.objects.filter(pk=job_id).values_list("owner_id", flat=True)
+            if not set(owner_id) & listeners.owners:
+                return
     try:
         job = RenderJob.objects.select_related("owner").get(pk=job_id)
         api = ApiRender.objects.filter(job_id=job_id).first()
