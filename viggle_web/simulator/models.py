@@ -66,27 +66,31 @@ class SimCall(models.Model):
         return f"{self.method} {self.path} -> {self.status}"
 
 
-class SimCharacter(models.Model):
+class SimPrepared(models.Model):
+    """What a preprocessed character and a scene share: Viggle's id and job id, a name, when it
+    was made and is ready, and a soft delete."""
+
     id = models.CharField(primary_key=True, max_length=64)
     job_id = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
-    image = models.CharField(max_length=300)  # storage name
-    credits_used = models.IntegerField(default=1)
     created_at = models.DateTimeField()
     ready_at = models.DateTimeField()
     deleted = models.BooleanField(default=False)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
 
 
-class SimScene(models.Model):
-    id = models.CharField(primary_key=True, max_length=64)
-    job_id = models.CharField(max_length=64)
-    name = models.CharField(max_length=200)
+class SimCharacter(SimPrepared):
+    image = models.CharField(max_length=300)  # storage name
+    credits_used = models.IntegerField(default=1)
+
+
+class SimScene(SimPrepared):
     video = models.CharField(max_length=300, blank=True)  # storage name; blank for templates
     template_id = models.CharField(max_length=64, blank=True)
     segments = models.JSONField(default=list)
@@ -98,19 +102,10 @@ class SimScene(models.Model):
     total_frames = models.IntegerField()
     width = models.IntegerField()
     height = models.IntegerField()
-    created_at = models.DateTimeField()
-    ready_at = models.DateTimeField()
-    deleted = models.BooleanField(default=False)
     # A template import that fails when its time is up (knob fail_next_imports): the reason
     # upstream gives, and whether its reserved credits went back (once, whoever reads first).
     fail_message = models.CharField(max_length=300, blank=True)
     refunded = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["-created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.id})"
 
 
 class SimJob(models.Model):
