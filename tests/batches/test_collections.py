@@ -8,6 +8,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from tests.assets.test_preprocess import upload
+from tests.media_factory import make_mp4, make_png
 from tests.renders.factories import asset_row
 from viggle_web.batches.models import Collection
 from viggle_web.renders.models import RenderJob
@@ -67,12 +69,15 @@ def test_a_duplicate_name_is_refused(member_client, member):
     assert Collection.objects.count() == 1
 
 
-def test_the_renders_and_batches_lists_filter_by_collection(member_client, member):
+def test_the_renders_and_batches_lists_filter_by_collection(
+    member_client, member, media_root, tmp_path
+):
     """Everything lists by collection: the renders list (and its live stream's new jobs) and the
-    batches list keep what used the collection's assets, as the usage split counts them."""
-    hero = asset_row(owner=member, kind="image", name="Hero")
-    walk = asset_row(owner=member, seconds=2.0, name="Walk")
-    jump = asset_row(owner=member, seconds=2.0, name="Jump")
+    batches list keep what used the collection's assets, as the usage split counts them. The
+    assets are uploaded through the gallery (their lengths are the upload's probe)."""
+    hero = upload(member_client, make_png(tmp_path / "Hero.png"))
+    walk = upload(member_client, make_mp4(tmp_path / "Walk.mp4", seconds=2.0))
+    jump = upload(member_client, make_mp4(tmp_path / "Jump.mp4", seconds=2.0, size=(176, 144)))
     member_client.post(reverse("batches:collections"), {"name": "Client A"})
     collection = Collection.objects.get()
     member_client.post(reverse("batches:collection", args=[collection.pk]), {"assets": [walk.pk]})

@@ -35,15 +35,22 @@ def _render(client, character: Asset, motion: Asset):
     return RenderJob.objects.get(public_id=response.url.rstrip("/").rsplit("/", 1)[-1])
 
 
-def test_a_finished_render_is_a_gallery_result_and_the_motion_of_the_next(
-    viggle_sim, member_client, member, tmp_path
-):
+@pytest.fixture
+def hero_and_walk(member, tmp_path) -> tuple[Asset, Asset]:
+    """A character image and a 1 s motion video, real files."""
     hero = asset_with_file(
         owner=member, kind="image", path=make_png(tmp_path / "h.png"), name="Hero"
     )
     walk = asset_with_file(
         owner=member, kind="video", path=make_mp4(tmp_path / "w.mp4", seconds=1.0), name="Walk"
     )
+    return hero, walk
+
+
+def test_a_finished_render_is_a_gallery_result_and_the_motion_of_the_next(
+    viggle_sim, member_client, member, hero_and_walk
+):
+    hero, walk = hero_and_walk
     viggle_sim.set_speed(3.0)
     worker = QCluster("results").start()
     try:
@@ -99,7 +106,7 @@ def test_an_asset_that_is_not_a_result_cannot_be_approved(member, other_member):
 
 
 def test_the_same_render_twice_keeps_one_result_in_the_gallery(
-    viggle_sim, member_client, member, tmp_path
+    viggle_sim, member_client, hero_and_walk
 ):
     """Rendered again with the same inputs, the video is byte for byte the first one's: the
     gallery keeps one asset (a content is stored once) and publishing the second is not an
@@ -107,12 +114,7 @@ def test_the_same_render_twice_keeps_one_result_in_the_gallery(
     from viggle_web.batches.models import Result
     from viggle_web.batches.results import result_publish
 
-    hero = asset_with_file(
-        owner=member, kind="image", path=make_png(tmp_path / "h.png"), name="Hero"
-    )
-    walk = asset_with_file(
-        owner=member, kind="video", path=make_mp4(tmp_path / "w.mp4", seconds=1.0), name="Walk"
-    )
+    hero, walk = hero_and_walk
     viggle_sim.set_speed(4.0)
     worker = QCluster("results-twice").start()
     try:

@@ -113,6 +113,19 @@ def test_a_transparent_render_shows_its_stages_time_left_and_a_checkerboard_prev
         worker.stop()
 
 
+def _open_reserved(page, live_server, token: str, tmp_path, *, seconds: int) -> str:
+    """A render started through the API, its page open: its credits read reserved."""
+    public_id = start_through_api(live_server, token, tmp_path, seconds=float(seconds))
+    page.goto(f"{live_server.url}/renders/{public_id}/")
+    expect(page.locator("#job-status [data-credits]")).to_have_text(f"{seconds} credits reserved")
+    return public_id
+
+
+def _listed_refunded(page, live_server, public_id: str, text: str) -> None:
+    page.goto(f"{live_server.url}/renders/")
+    expect(page.locator(f"#job-{public_id} [data-credits]")).to_have_text(text)
+
+
 def test_a_cancelled_job_shows_credits_refunded_never_reserved(
     page, live_server, viggle_sim, member, password, login, tmp_path, media_root
 ):
@@ -121,18 +134,14 @@ def test_a_cancelled_job_shows_credits_refunded_never_reserved(
     worker = QCluster("job-cancel").start()
     try:
         login("bob", password)
-        public_id = start_through_api(live_server, token, tmp_path, seconds=3.0)
-        page.goto(f"{live_server.url}/renders/{public_id}/")
-        expect(page.locator("#job-status [data-credits]")).to_have_text("3 credits reserved")
+        public_id = _open_reserved(page, live_server, token, tmp_path, seconds=3)
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Cancel render").click()
         expect(page.locator("#job-status")).to_have_attribute("data-status", "cancelled")
         expect(page.locator("#job-status [data-credits]")).to_have_text("3 credits refunded")
         assert "reserved" not in page.locator("#job-status").inner_text()
         expect(page.locator(".timeline .stage-stopped")).to_have_count(1)
-        page.goto(f"{live_server.url}/renders/")
-        row = page.locator(f"#job-{public_id}")
-        expect(row.locator("[data-credits]")).to_have_text("3 credits refunded")
+        _listed_refunded(page, live_server, public_id, "3 credits refunded")
     finally:
         worker.stop()
 
@@ -148,18 +157,14 @@ def test_a_job_that_fails_upstream_shows_its_credits_refunded_live(
     worker = QCluster("job-failed").start()
     try:
         login("bob", password)
-        public_id = start_through_api(live_server, token, tmp_path, seconds=2.0)
-        page.goto(f"{live_server.url}/renders/{public_id}/")
-        expect(page.locator("#job-status [data-credits]")).to_have_text("2 credits reserved")
+        public_id = _open_reserved(page, live_server, token, tmp_path, seconds=2)
         expect(page.locator("#job-status")).to_have_attribute(
             "data-status", "failed", timeout=60_000
         )
         expect(page.locator("#job-status [data-credits]")).to_have_text("2 credits refunded")
         assert "reserved" not in page.locator("#job-status").inner_text()
         expect(page.locator("#job-status")).to_contain_text("could not render")
-        page.goto(f"{live_server.url}/renders/")
-        row = page.locator(f"#job-{public_id}")
-        expect(row.locator("[data-credits]")).to_have_text("2 credits refunded")
+        _listed_refunded(page, live_server, public_id, "2 credits refunded")
         assert RenderJob.objects.get(public_id=public_id).status == "failed"
     finally:
         worker.stop()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 
 from viggle_web.accounts.models import User
 from viggle_web.assets.models import Asset, Tag, ViggleResource
 from viggle_web.core.registries import FilterSources
+from viggle_web.usage.models import CreditEntry
 
 SORTS = {
     "newest": ("Newest", ("-created_at", "-id")),
@@ -132,10 +133,6 @@ def asset_preparation_credits(*, asset: Asset) -> dict[str, dict[str, int]]:
     template import: ``held`` (every credit booked for it) and ``net`` (what stays spent after a
     release). A scene is free, so it has no entry; a character books 1 credit; a template import
     holds its cost and gives it back when the import fails."""
-    from django.db.models import Q, Sum
-
-    from viggle_web.usage.models import CreditEntry
-
     subjects = {
         "character": [f"character:{asset.pk}"],
         "template": [f"template:{asset.pk}", f"template:{asset.pk}:adjust"],
