@@ -56,15 +56,21 @@ def test_a_transparent_render_shows_its_stages_time_left_and_a_checkerboard_prev
         seen_current: set[str] = set()
         announced: set[str] = set()
         for _ in range(900):
-            if status.get_attribute("data-status") == "complete":
+            # One read of the page as it is now: the live swap can replace an element between
+            # a count() and a later inner_text() (which would then wait for one that is gone).
+            now = page.evaluate(
+                """() => ({
+                    status: document.querySelector('#job-status')?.dataset.status,
+                    eta: document.querySelector('[data-eta]')?.innerText,
+                    current: document.querySelector('.timeline [aria-current=step]')?.innerText,
+                    announced: document.querySelector('#live-announcer')?.innerText,
+                })"""
+            )
+            if now["status"] == "complete":
                 break
-            eta = page.locator("[data-eta]")
-            if eta.count():
-                seen_eta.add(eta.inner_text())
-            current = page.locator(".timeline [aria-current=step]")
-            if current.count():
-                seen_current.add(current.inner_text())
-            announced.add(page.locator("#live-announcer").inner_text())
+            seen_eta.update([now["eta"]] if now["eta"] else [])
+            seen_current.update([now["current"]] if now["current"] else [])
+            announced.add(now["announced"] or "")
             page.wait_for_timeout(100)
         expect(status).to_have_attribute("data-status", "complete")
         announced.add(page.locator("#live-announcer").inner_text())

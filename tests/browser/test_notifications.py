@@ -37,12 +37,12 @@ RECORD = """
 
 
 def test_a_finished_render_raises_a_browser_notification(
-    browser, live_server, viggle_sim, member, password, tmp_path, media_root
+    new_context, live_server, viggle_sim, member, password, tmp_path, media_root
 ):
     token = token_create(user=member, name="script").raw
     viggle_sim.set_speed(2.0)
     worker = QCluster("notify-browser").start()
-    context, page = _opted_in_page(browser, live_server, password)
+    context, page = _opted_in_page(new_context, live_server, password)
     try:
         page.get_by_role("button", name="Send a test notification").click()
         expect(page.locator("[data-notify-permission]")).to_have_text(
@@ -77,8 +77,8 @@ def test_a_finished_render_raises_a_browser_notification(
         context.close()
 
 
-def _opted_in_page(browser, live_server, password):
-    context = browser.new_context()
+def _opted_in_page(new_context, live_server, password):
+    context = new_context()
     context.grant_permissions(["notifications"], origin=live_server.url)
     context.add_init_script(RECORD)
     page = context.new_page()
@@ -102,10 +102,10 @@ def _raised(page, words: str) -> list[dict[str, str]]:
 
 
 def test_a_finished_import_and_a_character_raise_browser_notifications(
-    browser, live_server, viggle_sim, member, password, tmp_path, media_root
+    new_context, live_server, viggle_sim, member, password, tmp_path, media_root
 ):
     worker = QCluster("notify-import").start()
-    context, page = _opted_in_page(browser, live_server, password)
+    context, page = _opted_in_page(new_context, live_server, password)
     try:
         # A template import, pasted in the gallery: its page follows it and notifies once.
         page.goto(f"{live_server.url}/gallery/")
@@ -137,7 +137,7 @@ def test_a_finished_import_and_a_character_raise_browser_notifications(
 
 
 def test_nothing_is_raised_for_a_member_who_did_not_opt_in(
-    browser, live_server, viggle_sim, member, password, login, page, media_root
+    live_server, viggle_sim, member, password, login, page, media_root
 ):
     """The opt-in is the member's: without it the same import raises nothing."""
     page.context.grant_permissions(["notifications"], origin=live_server.url)

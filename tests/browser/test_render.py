@@ -7,6 +7,7 @@ import av
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.watch import watch_progress
 from tests.media_factory import make_mp4, make_png
 from tests.renders.factories import asset_with_file
 from tests.viggle_fixtures import *  # noqa: F403
@@ -36,14 +37,7 @@ def test_render_progress_is_live_and_the_result_downloads(
         page.wait_for_url(f"{live_server.url}/renders/r_*/")
         page.evaluate("window.__sameDocument = true")
 
-        seen: set[int] = set()
-        for _ in range(300):
-            bar = page.locator("#job-status [role=progressbar]")
-            if bar.count():
-                seen.add(int(bar.get_attribute("aria-valuenow")))
-            if page.locator("#job-status video").count():
-                break
-            page.wait_for_timeout(100)
+        seen = watch_progress(page, turns=300)
         assert page.locator("#job-status video").count() == 1, page.content()
         assert page.evaluate("window.__sameDocument") is True  # no reload happened
         moving = {value for value in seen if 0 < value < 100}

@@ -34,7 +34,7 @@ def _shared_url(page, asset: Asset, days: str) -> str:
 
 def test_an_outsider_opens_and_downloads_until_revoked_or_expired(
     page,
-    browser,
+    new_context,
     live_server,
     viggle_sim,
     member,
@@ -78,7 +78,7 @@ def test_an_outsider_opens_and_downloads_until_revoked_or_expired(
     url = _shared_url(page, result, "7")
     assert url.startswith(f"{live_server.url}/batches/shared/")
 
-    outsider = browser.new_context(accept_downloads=True)
+    outsider = new_context(accept_downloads=True)
     anon = outsider.new_page()
     try:
         anon.goto(url)

@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.browser.watch import watch_progress
 from tests.media_factory import make_png
 from tests.viggle_fixtures import *  # noqa: F403
 from tests.workers import QCluster
@@ -90,14 +91,7 @@ def test_a_two_person_template_render_from_the_gallery(
         expect(page.locator("dl.meta")).to_contain_text("Person 1: alice")
         expect(page.locator("dl.meta")).to_contain_text("Person 2: bob")
 
-        seen: set[int] = set()
-        for _ in range(600):
-            bar = page.locator("#job-status [role=progressbar]")
-            if bar.count():
-                seen.add(int(bar.get_attribute("aria-valuenow")))
-            if page.locator("#job-status video").count():
-                break
-            page.wait_for_timeout(100)
+        seen = watch_progress(page, turns=600)
         assert page.locator("#job-status video").count() == 1, page.content()
         assert page.evaluate("window.__sameDocument") is True  # updated live, no reload
         assert len({v for v in seen if 0 < v < 100}) >= 2, f"progress seen: {sorted(seen)}"
