@@ -18,6 +18,7 @@ from viggle_web.gateway import views as gateway
 from viggle_web.notify import views as notify
 from viggle_web.renders import views as renders
 from viggle_web.usage import views as usage
+from viggle_web.viggle.routes import api_routes
 
 # /members/: member admin pages and the one-time set-password link.
 members_routes = [
@@ -112,22 +113,13 @@ usage_routes = [
 # /api/: the Viggle-compatible API, so a script's BASE is the app's URL: the same paths as
 # https://apis.viggle.ai (viggle-api.md), plus the OpenAPI document and signed files.
 gateway_routes = [
-    path("render", gateway.render_create, name="render_create"),
-    path("render/<pubid:job_id>", gateway.render_detail, name="render_detail"),
+    *api_routes(gateway, id_converter="pubid"),
     # Served by the exports app (it registers the view; the gateway does not import it).
     path(
         "render/<pubid:job_id>/exports",
         registry.registered_view("render_exports"),
         name="render_exports",
     ),
-    path("characters", gateway.character_list, name="character_list"),
-    path("characters/preprocess", gateway.character_preprocess, name="character_preprocess"),
-    path("characters/<pubid:character_id>", gateway.character_detail, name="character_detail"),
-    path("scenes", gateway.scene_list, name="scene_list"),
-    path("scenes/preprocess", gateway.scene_preprocess, name="scene_preprocess"),
-    path("scenes/import", gateway.scene_import, name="scene_import"),
-    path("scenes/<pubid:scene_id>", gateway.scene_detail, name="scene_detail"),
-    path("credits", gateway.credits, name="credits"),
     path("files/<str:token>", gateway.signed_download, name="signed_download"),
     path("openapi.json", gateway.openapi, name="openapi"),
 ]

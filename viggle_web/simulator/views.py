@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import wraps
@@ -609,56 +610,53 @@ def character_preprocess(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _object_list(
-    request: HttpRequest, model: type[Any], key: str, payload: Callable[[Any, datetime], dict]
-) -> JsonResponse:
-    """A page of the characters or scenes not deleted, as Viggle lists them."""
-    limit, offset = _page(request)
-    now = timezone.now()
-    rows = model.objects.filter(deleted=False)
-    items = [payload(row, now) for row in rows[offset : offset + limit]]
-    return JsonResponse({key: items, "total": rows.count()})
+@dataclass(frozen=True)
+class _Listed:
+    """Characters or scenes as Viggle lists, shows and deletes them (marked deleted)."""
+
+    model: type[Any]
+    key: str
+    payload: Callable[[Any, HttpRequest, datetime], dict]
+    missing_code: str
+    missing: str
+
+    def list(self, request: HttpRequest) -> JsonResponse:
+        limit, offset = _page(request)
+        now = timezone.now()
+        rows = self.model.objects.filter(deleted=False)
+        items = [self.payload(row, request, now) for row in rows[offset : offset + limit]]
+        return JsonResponse({self.key: items, "total": rows.count()})
+
+    def detail(self, request: HttpRequest, pk: str) -> JsonResponse:
+        row = self.model.objects.filter(pk=pk, deleted=False).first()
+        if row is None:
+            raise ApiError(404, self.missing_code, self.missing)
+        if request.method == "DELETE":
+            self.model.objects.filter(pk=row.pk).update(deleted=True)
+            return JsonResponse({"success": True})
+        return JsonResponse(self.payload(row, request, timezone.now()))
 
 
-def _object_detail(
-    request: HttpRequest,
-    model: type[Any],
-    pk: str,
-    payload: Callable[[Any, datetime], dict],
-    *,
-    code: str,
-    missing: str,
-) -> JsonResponse:
-    """GET one character or scene, or DELETE it (marked deleted), as Viggle does."""
-    row = model.objects.filter(pk=pk, deleted=False).first()
-    if row is None:
-        raise ApiError(404, code, missing)
-    if request.method == "DELETE":
-        model.objects.filter(pk=row.pk).update(deleted=True)
-        return JsonResponse({"success": True})
-    return JsonResponse(payload(row, timezone.now()))
+CHARACTERS = _Listed(
+    SimCharacter, "characters", engine.character_payload, "CS-ORIV-008", "Character not found"
+)
+SCENES = _Listed(
+    SimScene,
+    "scenes",
+    lambda scene, request, now: engine.scene_payload(scene, now),
+    "CS-ORIV-009",
+    "Scene not found",
+)
 
 
 @endpoint(methods=("GET",))
 def character_list(request: HttpRequest) -> HttpResponse:
-    return _object_list(
-        request,
-        SimCharacter,
-        "characters",
-        lambda character, now: engine.character_payload(character, request, now),
-    )
+    return CHARACTERS.list(request)
 
 
 @endpoint(methods=("GET", "DELETE"))
 def character_detail(request: HttpRequest, character_id: str) -> HttpResponse:
-    return _object_detail(
-        request,
-        SimCharacter,
-        character_id,
-        lambda character, now: engine.character_payload(character, request, now),
-        code="CS-ORIV-008",
-        missing="Character not found",
-    )
+    return CHARACTERS.detail(request, character_id)
 
 
 # --- scenes ------------------------------------------------------------------------------------
@@ -767,19 +765,12 @@ def scene_import(request: HttpRequest) -> HttpResponse:
 
 @endpoint(methods=("GET",))
 def scene_list(request: HttpRequest) -> HttpResponse:
-    return _object_list(request, SimScene, "scenes", engine.scene_payload)
+    return SCENES.list(request)
 
 
 @endpoint(methods=("GET", "DELETE"))
 def scene_detail(request: HttpRequest, scene_id: str) -> HttpResponse:
-    return _object_detail(
-        request,
-        SimScene,
-        scene_id,
-        engine.scene_payload,
-        code="CS-ORIV-009",
-        missing="Scene not found",
-    )
+    return SCENES.detail(request, scene_id)
 
 
 # --- account and CDN ---------------------------------------------------------------------------

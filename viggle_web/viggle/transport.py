@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypedDict, Unpack
 
 import httpx
 
@@ -35,6 +35,16 @@ logger = logging.getLogger("viggle_web.viggle")
 # scheduler can come back later without holding a worker.
 MAX_RETRY_AFTER_SECONDS = 60.0
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+class _Request(TypedDict, total=False):
+    """What a call sends besides its method and path (see ``_attempt``)."""
+
+    auth: bool
+    params: Mapping[str, Any] | None
+    data: dict[str, str] | None
+    files: dict[str, tuple[str, BinaryIO, str]] | None
+    json_body: Any
 
 
 @dataclass
@@ -96,16 +106,7 @@ class Transport:
             if rewindable:
                 dest.seek(start)
                 dest.truncate()
-            delay = self._backoff(attempt, error.retry_after)
-            if delay is None:
-                raise error
-            logger.warning(
-                "Viggle download of a result file failed (%s), retry %d in %.1fs",
-                error,
-                attempt + 1,
-                delay,
-            )
-            self.sleep(delay)
+            self._pause_before_retry(error, attempt, "Viggle download of a result file")
             attempt += 1
 
     def _parse(self, parser: Callable[[Any], Any], data: Any) -> Any:
@@ -122,6 +123,30 @@ class Transport:
         )
 
     def _call(
+        self, method: str, path: str, *, idempotent: bool, **request: Unpack[_Request]
+    ) -> Any:
+        attempt = 0
+        while True:
+            result, failure = self._attempt(method, path, idempotent=idempotent, **request)
+            if failure is None:
+                return result
+            error = failure.error
+            repeatable = idempotent or failure.may_repeat_unsafe
+            if not (error.retryable and repeatable and attempt < self.max_retries):
+                raise error
+            self._pause_before_retry(error, attempt, f"Viggle {method} /{_path_for_log(path)}")
+            attempt += 1
+
+    def _pause_before_retry(self, error: ViggleError, attempt: int, what: str) -> None:
+        """Wait (and say so) before retry number ``attempt + 1``; raise ``error`` instead when
+        Viggle asks for a longer wait than we allow."""
+        delay = self._backoff(attempt, error.retry_after)
+        if delay is None:
+            raise error
+        logger.warning("%s failed (%s), retry %d in %.1fs", what, error, attempt + 1, delay)
+        self.sleep(delay)
+
+    def _attempt(
         self,
         method: str,
         path: str,
@@ -132,50 +157,6 @@ class Transport:
         data: dict[str, str] | None = None,
         files: dict[str, tuple[str, BinaryIO, str]] | None = None,
         json_body: Any = None,
-    ) -> Any:
-        attempt = 0
-        while True:
-            result, failure = self._attempt(
-                method,
-                path,
-                idempotent=idempotent,
-                auth=auth,
-                params=params,
-                data=data,
-                files=files,
-                json_body=json_body,
-            )
-            if failure is None:
-                return result
-            error = failure.error
-            repeatable = idempotent or failure.may_repeat_unsafe
-            if not (error.retryable and repeatable and attempt < self.max_retries):
-                raise error
-            delay = self._backoff(attempt, error.retry_after)
-            if delay is None:
-                raise error
-            logger.warning(
-                "Viggle %s /%s failed (%s), retry %d in %.1fs",
-                method,
-                _path_for_log(path),
-                error,
-                attempt + 1,
-                delay,
-            )
-            self.sleep(delay)
-            attempt += 1
-
-    def _attempt(
-        self,
-        method: str,
-        path: str,
-        *,
-        idempotent: bool,
-        auth: bool,
-        params: Mapping[str, Any] | None,
-        data: dict[str, str] | None,
-        files: dict[str, tuple[str, BinaryIO, str]] | None,
-        json_body: Any,
     ) -> tuple[Any, _Failure | None]:
         headers = self._auth_headers() if auth else {}
         timeout = (
