@@ -221,27 +221,17 @@ class Transport:
             text = response.text.strip() if response.content else ""
             message = text[:200] if text and body is not None else response.reason_phrase
         message = self._scrub(message or f"HTTP {status}")
-        if status == 429:
+        if status == 429 or status >= 500:
             return _Failure(
                 ViggleError(
                     message,
                     status=status,
-                    code=code or RATE_LIMITED,
+                    code=code or (RATE_LIMITED if status == 429 else SERVER_ERROR),
                     retryable=True,
                     retry_after=_retry_after(response.headers.get("Retry-After")),
                 ),
-                # Refused before processing: repeating even a paid call is safe.
-                may_repeat_unsafe=True,
-            )
-        if status >= 500:
-            return _Failure(
-                ViggleError(
-                    message,
-                    status=status,
-                    code=code or SERVER_ERROR,
-                    retryable=True,
-                    retry_after=_retry_after(response.headers.get("Retry-After")),
-                )
+                # A 429 is refused before processing: repeating even a paid call is safe.
+                may_repeat_unsafe=status == 429,
             )
         if status == 401 and code is None:
             # The plain-string 401 body carries no code: we know whether we sent a key.
