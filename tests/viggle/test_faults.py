@@ -118,6 +118,12 @@ def test_a_slow_read_times_out_and_is_retried(viggle_sim) -> None:
     with viggle_sim.client(timeout=0.5) as client:
         assert client.credits().balance == 10_000
     assert len(viggle_sim.sleeps) == 1
+    # The slow first answer is logged when the simulator gives it, 1.5 s after it began: wait
+    # for it here rather than let it land in the next test's call log.
+    deadline = time.monotonic() + 10
+    while len(viggle_sim.calls("GET", "/api/credits")) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def test_preprocess_is_not_repeated_after_a_dropped_answer(viggle_sim, sim_media) -> None:

@@ -9,6 +9,7 @@ import io
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,17 @@ def test_a_slow_answer_times_out_and_is_retried(viggle_sim, sim_media, fetcher_f
     viggle_sim.fault("latency", count=1, latency_ms=1500, path_prefix="/api/render/")
     with viggle_sim.client(timeout=0.5, max_retries=2, backoff_base=0.01) as client:
         assert fetcher_for(client).fetch(job, timeout=30).job_id == job
+    # The simulator logs a status GET once it has answered: the two we gave up on end 1.5 s
+    # after they began. Wait for them here, or they would be answered (404, the job gone by
+    # then) into the next test's call log.
+    deadline = time.monotonic() + 10
+
+    def answered() -> list[Any]:
+        return [c["status"] for c in viggle_sim.calls("GET", f"/api/render/{job}")]
+
+    while len(answered()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert answered() == [200, 200, 200]
 
 
 def test_nothing_listening_is_the_same_error(viggle_sim, fetcher_for) -> None:
@@ -255,4 +267,4 @@ def test_with_a_proxy_configured_it_goes_through_httpx(viggle_sim, fetcher_for, 
         lean = _error(lambda: fetcher.fetch("job_x", timeout=30))
         _same(lean, _error(lambda: client.render_status("job_x")))
     assert lean.code == "connection"  # the proxy, as httpx would have used it
-    assert not viggle_sim.calls("GET", "/api/render/")
+    assert not viggle_sim.calls("GET", "/api/render/job_x")
