@@ -64,14 +64,14 @@ def mark(path: Path, run: int) -> None:
         fh.write(struct.pack(">Q", run + 1))
 
 
-def settle(media_root: str, copies: Path) -> None:
+def settle(media_root: str, copies: Path, size: int) -> None:
     """Between two timed writes: remove the big files both sides wrote (the app's stored upload,
     the copy's file) and write the dirty pages out, so each run starts from the same state.
     On this VM a run writing into pages not used before took up to 5x longer than one reusing
     freed pages (0.19 s against 0.95-1.14 s for the same copy; docs/performance.md)."""
     for folder in (Path(media_root), copies):
         for path in folder.rglob("*"):
-            if path.is_file() and path.stat().st_size > 50 * 1024 * 1024:
+            if path.is_file() and path.stat().st_size >= size // 2:
                 path.unlink()
     os.sync()
 
@@ -200,20 +200,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 pairs: list[tuple[float, float]] = []
                 copies = tmpdir / "copies"
                 copies.mkdir()
-                settle(media_root, copies)
+                settle(media_root, copies, size)
                 for run in range(max(1, args.runs)):
                     # Interleaved, the order alternating, so neither side gets the warmer
                     # machine: each pair writes one new file of the same size.
                     mark(big, run)
                     if run % 2:
                         elapsed, status, body = browser_upload(base, cookie, big)
-                        settle(media_root, copies)
+                        settle(media_root, copies, size)
                         copy = raw_copy(big, str(copies))
                     else:
                         copy = raw_copy(big, str(copies))
-                        settle(media_root, copies)
+                        settle(media_root, copies, size)
                         elapsed, status, body = browser_upload(base, cookie, big)
-                    settle(media_root, copies)
+                    settle(media_root, copies, size)
                     if not body.get("ok"):
                         break
                     pairs.append((copy, elapsed))
