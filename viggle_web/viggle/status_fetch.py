@@ -329,17 +329,11 @@ class StatusFetcher:
         client = self.client
         delay = None
         if error.retryable and request.attempt < client.max_retries:
-            delay = client._backoff(request.attempt, error.retry_after)
+            path = _path_for_log(self._prefix.lstrip("/") + _seg(request.upstream))
+            delay = client._retry_delay(error, request.attempt, f"Viggle GET /{path}")
         if delay is None:
             self._deliver(request.done, (request.key, None, error, time.time()))
             return
-        logger.warning(
-            "Viggle GET /%s failed (%s), retry %d in %.1fs",
-            _path_for_log(self._prefix.lstrip("/") + _seg(request.upstream)),
-            error,
-            request.attempt + 1,
-            delay,
-        )
         request.attempt += 1
         request.reused = False
         self._loop.call_later(delay, self._start_many, [request])

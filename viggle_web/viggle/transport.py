@@ -140,11 +140,19 @@ class Transport:
     def _pause_before_retry(self, error: ViggleError, attempt: int, what: str) -> None:
         """Wait (and say so) before retry number ``attempt + 1``; raise ``error`` instead when
         Viggle asks for a longer wait than we allow."""
-        delay = self._backoff(attempt, error.retry_after)
+        delay = self._retry_delay(error, attempt, what)
         if delay is None:
             raise error
-        logger.warning("%s failed (%s), retry %d in %.1fs", what, error, attempt + 1, delay)
         self.sleep(delay)
+
+    def _retry_delay(self, error: ViggleError, attempt: int, what: str) -> float | None:
+        """Seconds before retry number ``attempt + 1``, logged; None (nothing logged) when Viggle
+        asks for a longer wait than we allow. Also the status fetcher's, which waits on its
+        event loop instead of sleeping."""
+        delay = self._backoff(attempt, error.retry_after)
+        if delay is not None:
+            logger.warning("%s failed (%s), retry %d in %.1fs", what, error, attempt + 1, delay)
+        return delay
 
     def _attempt(
         self,

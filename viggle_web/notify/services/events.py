@@ -110,6 +110,7 @@ def on_job_changed(
     event = job_event(old_status=old_status, new_status=new_status)
     if event is None:
         return
+    owners_only: frozenset[int] | None = None  # wanted only by these owners' own endpoints
     if event == "progress":
         try:
             listeners = progress_listeners()
@@ -119,11 +120,11 @@ def on_job_changed(
         if not listeners.everyone and job_id not in listeners.jobs:
             if not listeners.owners:
                 return
-            owner_id = RenderJob.objects.filter(pk=job_id).values_list("owner_id", flat=True)
-            if not set(owner_id) & listeners.owners:
-                return
+            owners_only = listeners.owners
     try:
         job = RenderJob.objects.select_related("owner").get(pk=job_id)
+        if owners_only is not None and job.owner_id not in owners_only:
+            return
         api = ApiRender.objects.filter(job_id=job_id).first()
         hook = (api.webhook_url, api.webhook_events) if api and api.webhook_url else None
         with transaction.atomic():
