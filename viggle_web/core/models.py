@@ -1,9 +1,24 @@
-"""The audit log: security-relevant actions, kept for admins."""
+"""The audit log: security-relevant actions, kept for admins; and what rows with work under
+way share."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
+
+
+class ActiveWhile:
+    """A row whose ``status`` is in its class's ``ACTIVE`` while its work is under way (a
+    render, an export)."""
+
+    ACTIVE: ClassVar[tuple[str, ...]]
+    status: str
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
 
 
 class AuditEvent(models.Model):

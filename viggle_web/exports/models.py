@@ -7,12 +7,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from viggle_web.core.models import ActiveWhile
+
 
 def export_upload_to(instance: Export, filename: str) -> str:
     return f"renders/{instance.job.public_id}/exports/{filename}"
 
 
-class Export(models.Model):
+class Export(ActiveWhile, models.Model):
     class Format(models.TextChoices):
         WEBM = "webm", "WebM (VP9 with alpha)"
         MOV = "mov", "MOV (ProRes 4444 with alpha)"
@@ -69,10 +71,6 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"{self.format} export of {self.job_id} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
 
     @property
     def extension(self) -> str:

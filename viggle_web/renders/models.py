@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from viggle_web.core.models import ActiveWhile
 from viggle_web.viggle.errors import FAST_MODE_FULL
 
 
@@ -44,7 +45,7 @@ class Submission(models.Model):
         ordering = ["-created_at", "-id"]
 
 
-class RenderJob(Submission):
+class RenderJob(ActiveWhile, Submission):
     class Status(models.TextChoices):
         PENDING = "pending", "Submitting"
         QUEUED = "queued", "Queued"
@@ -133,10 +134,6 @@ class RenderJob(Submission):
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
 
     @property
     def is_final(self) -> bool:

@@ -627,7 +627,8 @@ class _Listed:
         items = [self.payload(row, request, now) for row in rows[offset : offset + limit]]
         return JsonResponse({self.key: items, "total": rows.count()})
 
-    def detail(self, request: HttpRequest, pk: str) -> JsonResponse:
+    def detail(self, request: HttpRequest, **ids: str) -> JsonResponse:
+        (pk,) = ids.values()  # the route's one id: character_id or scene_id
         row = self.model.objects.filter(pk=pk, deleted=False).first()
         if row is None:
             raise ApiError(404, self.missing_code, self.missing)
@@ -649,14 +650,8 @@ SCENES = _Listed(
 )
 
 
-@endpoint(methods=("GET",))
-def character_list(request: HttpRequest) -> HttpResponse:
-    return CHARACTERS.list(request)
-
-
-@endpoint(methods=("GET", "DELETE"))
-def character_detail(request: HttpRequest, character_id: str) -> HttpResponse:
-    return CHARACTERS.detail(request, character_id)
+character_list = endpoint(methods=("GET",))(CHARACTERS.list)
+character_detail = endpoint(methods=("GET", "DELETE"))(CHARACTERS.detail)
 
 
 # --- scenes ------------------------------------------------------------------------------------
@@ -763,14 +758,8 @@ def scene_import(request: HttpRequest) -> HttpResponse:
     )
 
 
-@endpoint(methods=("GET",))
-def scene_list(request: HttpRequest) -> HttpResponse:
-    return SCENES.list(request)
-
-
-@endpoint(methods=("GET", "DELETE"))
-def scene_detail(request: HttpRequest, scene_id: str) -> HttpResponse:
-    return SCENES.detail(request, scene_id)
+scene_list = endpoint(methods=("GET",))(SCENES.list)
+scene_detail = endpoint(methods=("GET", "DELETE"))(SCENES.detail)
 
 
 # --- account and CDN ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -44,6 +44,8 @@ from viggle_web.viggle.types import (
 logger = logging.getLogger("viggle_web.viggle")
 
 USER_AGENT = "viggle-studio/0.1 (+httpx)"
+
+T = TypeVar("T")
 
 
 class ViggleClient(Transport):
@@ -141,37 +143,22 @@ class ViggleClient(Transport):
         data = self._call("DELETE", f"api/render/{_seg(job_id)}", idempotent=True)
         return data if isinstance(data, dict) else {"result": data}
 
-    # --- characters ------------------------------------------------------------------------
+    # --- characters and scenes: one shape, two collections --------------------------------
 
     def character_preprocess(
         self, *, name: str, image: Upload | None = None, image_url: str | None = None
     ) -> Preprocessed:
-        data = self._call(
-            "POST",
-            "api/characters/preprocess",
-            data=_fields(name=name, image_url=image_url),
-            files=_files(image=image),
-            idempotent=False,
-        )
-        return self._parse(lambda d: Preprocessed.from_json(d, "character_id"), data)
+        fields = _fields(name=name, image_url=image_url)
+        return self._preprocess("characters", fields, _files(image=image))
 
     def character_get(self, character_id: str) -> Character:
-        data = self._call("GET", f"api/characters/{_seg(character_id)}", idempotent=True)
-        return self._parse(Character.from_json, data)
+        return self._parse(Character.from_json, self._item("GET", "characters", character_id))
 
     def character_list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[Character], int]:
-        data = self._call(
-            "GET",
-            "api/characters",
-            params={"limit": limit, "offset": offset},
-            idempotent=True,
-        )
-        return self._parse(lambda d: _list(d, "characters", Character.from_json), data)
+        return self._page("characters", Character.from_json, limit=limit, offset=offset)
 
     def character_delete(self, character_id: str) -> None:
-        self._call("DELETE", f"api/characters/{_seg(character_id)}", idempotent=True)
-
-    # --- scenes ----------------------------------------------------------------------------
+        self._item("DELETE", "characters", character_id)
 
     def scene_preprocess(
         self,
@@ -182,29 +169,38 @@ class ViggleClient(Transport):
         background_mode: str | None = None,
         model: str | None = None,
     ) -> Preprocessed:
-        data = self._call(
-            "POST",
-            "api/scenes/preprocess",
-            data=_fields(
-                name=name, video_url=video_url, background_mode=background_mode, model=model
-            ),
-            files=_files(video=video),
-            idempotent=False,
+        fields = _fields(
+            name=name, video_url=video_url, background_mode=background_mode, model=model
         )
-        return self._parse(lambda d: Preprocessed.from_json(d, "scene_id"), data)
+        return self._preprocess("scenes", fields, _files(video=video))
 
     def scene_get(self, scene_id: str) -> Scene:
-        data = self._call("GET", f"api/scenes/{_seg(scene_id)}", idempotent=True)
-        return self._parse(Scene.from_json, data)
+        return self._parse(Scene.from_json, self._item("GET", "scenes", scene_id))
 
     def scene_list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[Scene], int]:
-        data = self._call(
-            "GET", "api/scenes", params={"limit": limit, "offset": offset}, idempotent=True
-        )
-        return self._parse(lambda d: _list(d, "scenes", Scene.from_json), data)
+        return self._page("scenes", Scene.from_json, limit=limit, offset=offset)
 
     def scene_delete(self, scene_id: str) -> None:
-        self._call("DELETE", f"api/scenes/{_seg(scene_id)}", idempotent=True)
+        self._item("DELETE", "scenes", scene_id)
+
+    def _preprocess(
+        self, collection: str, fields: dict[str, Any], files: dict[str, Any]
+    ) -> Preprocessed:
+        data = self._call(
+            "POST", f"api/{collection}/preprocess", data=fields, files=files, idempotent=False
+        )
+        id_field = collection.removesuffix("s") + "_id"  # character_id, scene_id
+        return self._parse(lambda d: Preprocessed.from_json(d, id_field), data)
+
+    def _item(self, method: str, collection: str, pk: str) -> Any:
+        return self._call(method, f"api/{collection}/{_seg(pk)}", idempotent=True)
+
+    def _page(
+        self, collection: str, parse: Callable[[Any], T], *, limit: int, offset: int
+    ) -> tuple[list[T], int]:
+        params = {"limit": limit, "offset": offset}
+        data = self._call("GET", f"api/{collection}", params=params, idempotent=True)
+        return self._parse(lambda d: _list(d, collection, parse), data)
 
     def template_import(self, *, template_id: str, name: str) -> TemplateImport:
         data = self._call(

@@ -19,6 +19,7 @@ from django.utils import timezone
 from viggle_web.core import leases
 from viggle_web.core.errors import Refused
 from viggle_web.renders.models import RenderJob, Submission
+from viggle_web.usage.services import budget_enforce
 from viggle_web.viggle.client import get_client
 from viggle_web.viggle.errors import ViggleError
 
@@ -85,10 +86,22 @@ S = TypeVar("S", bound=Submission)
 
 
 def submission_create(
-    kind: type[S], /, *, owner: Any, idempotency_key: str, **fields: Any
+    kind: type[S],
+    /,
+    *,
+    owner: Any,
+    idempotency_key: str,
+    budget_checked: bool = False,
+    **fields: Any,
 ) -> tuple[S, bool]:
     """Write a render or a batch under the form's one-use key: (the row, True), or, when a
-    request with the same key won the race, (theirs, False)."""
+    request with the same key won the race, (theirs, False).
+
+    Unless ``budget_checked`` (a batch's job, whose batch enforced the total), its
+    ``estimate_credits`` are first held against the member's and the organisation's budgets:
+    ``budget_enforce`` locks their rows until the caller's transaction commits."""
+    if not budget_checked:
+        budget_enforce(user=owner, credits=fields["estimate_credits"])
     try:
         with transaction.atomic():
             row = kind.objects.create(owner=owner, idempotency_key=idempotency_key, **fields)

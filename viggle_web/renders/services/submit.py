@@ -21,7 +21,7 @@ from viggle_web.renders.services.common import (
     submission_create,
 )
 from viggle_web.usage import services as ledger
-from viggle_web.usage.services import budget_enforce, credits_for
+from viggle_web.usage.services import credits_for
 from viggle_web.viggle import colour
 
 
@@ -129,12 +129,11 @@ def job_submit(
     if request.background_mode == RenderJob.Background.SOLID:
         bg_color = parse_bg_color(request.bg_color or BG_COLOR_DEFAULT)
     estimate = render_estimate(motion=request.motion, fast=request.fast)
-    if not part_of_total:
-        budget_enforce(user=owner, credits=estimate)
     job, created = submission_create(
         RenderJob,
         owner=owner,
         idempotency_key=idempotency_key,
+        budget_checked=part_of_total,
         source=source,
         character=request.character,
         motion=request.motion,
