@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -409,6 +409,7 @@ def run(args) -> list[dict]:
                 # The watched renders end upstream during the window, at staggered times.
                 sim_speed(sim_base, args.watched_speed)
                 watched, results = [], {}
+                parts: dict[str, list[float]] = defaultdict(list)
 
                 async def stream_all() -> None:
                     tasks = []
@@ -464,27 +465,37 @@ def run(args) -> list[dict]:
                 "AND path LIKE '/api/render/%%' AND at >= %s AND at <= %s",
                 (start, end),
             )[0][0]
-            finish_at = dict(
-                sim_query(
+            watched_upstream = [
+                j.upstream_job_id for j in RenderJob.objects.filter(pk__in=[w.pk for w in watched])
+            ]
+            ends = {
+                job_id: (finish, ended)
+                for job_id, finish, ended in sim_query(
                     sim_url,
-                    "SELECT job_id, finish_at FROM simulator_simjob WHERE job_id = ANY(%s)",
-                    (
-                        [
-                            j.upstream_job_id
-                            for j in RenderJob.objects.filter(pk__in=[w.pk for w in watched])
-                        ],
-                    ),
+                    "SELECT job_id, finish_at, ended_at FROM simulator_simjob "
+                    "WHERE job_id = ANY(%s)",
+                    (watched_upstream,),
                 )
-            )
+            }
+            watched_polls = poll_times(sim_url, set(watched_upstream), datetime.now(tz=UTC))
             delays, missing = [], 0
             for job in RenderJob.objects.filter(pk__in=[w.pk for w in watched]):
                 events = results.get(job.public_id, [])
                 seen = next((at for at, s in events if s in ("finishing", "complete")), None)
-                end_at = finish_at.get(job.upstream_job_id)
+                end_at, ended_at = ends.get(job.upstream_job_id, (None, None))
                 if seen is None or end_at is None:
                     missing += 1
                     continue
                 delays.append(seen - end_at.timestamp())
+                # Where the delay went: until our first poll after the end, the simulator's
+                # answer to it (it renders the output then), and ours after its answer.
+                first = next(
+                    (t for t in watched_polls.get(job.upstream_job_id, []) if t >= end_at), None
+                )
+                if first is not None and ended_at is not None:
+                    parts["poll after the end"].append((first - end_at).total_seconds())
+                    parts["simulator's answer"].append((ended_at - first).total_seconds())
+                    parts["answer -> browser"].append(seen - ended_at.timestamp())
             if results.get("_errors"):
                 print(f"stream errors: {results['_errors'][:5]}")
             drop_sim()
@@ -507,6 +518,11 @@ def run(args) -> list[dict]:
         f"max {g['max_gap']:.2f}s, min {g['min_gap']:.2f}s; "
         f"watched: {len(delays)} ended with an event, {missing} without"
     )
+    if parts:
+        print(
+            "  upstream end -> browser event, medians (s): "
+            + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in parts.items())
+        )
     per_poll = {name: 1000 * cpu / max(1, all_polls) for name, cpu in threads.items()}
     poll_path = per_poll.get("poller", 0.0) + per_poll.get("viggle-status", 0.0)
     print(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import os
 import socket
 import subprocess
@@ -29,6 +30,7 @@ import pytest
 
 from tests.media_factory import make_jpg, make_mp4, make_png
 from viggle_web.viggle.client import ViggleClient
+from viggle_web.viggle.types import Upload
 
 SIM_KEY = "sk-simulator-local-dev"
 REPO = Path(__file__).resolve().parent.parent
@@ -133,6 +135,14 @@ class SimHelper:
         }
         options.update(overrides)
         return ViggleClient(**options)
+
+    def render(self, media: SimpleNamespace) -> str:
+        """Start a render of the ``sim_media`` image and clip, as a script would; its job id."""
+        with self.client() as client:
+            return client.render_create(
+                ref_image=Upload("c.png", io.BytesIO(media.png.read_bytes()), "image/png"),
+                driving_video=Upload("m.mp4", io.BytesIO(media.mp4.read_bytes()), "video/mp4"),
+            ).job_id
 
     def wait_for(self, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """Poll the status endpoint (no auth, like the docs) until the job is final."""

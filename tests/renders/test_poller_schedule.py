@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from viggle_web.renders.poller import Held, Poller, predicted_end
+from viggle_web.renders.poller import ALIGN_MARGIN_SECONDS, Held, Poller, predicted_end
 from viggle_web.viggle.types import RenderStatus
 
 
-def _held(pk: int, progress: int, seen_at: float) -> Held:
+def _held(pk: int, progress: int, seen_at: float | None) -> Held:
     return Held(
         id=pk,
         upstream=f"up-{pk}",
@@ -67,6 +67,30 @@ def test_a_render_far_from_its_end_is_polled_steadily() -> None:
         poller.record(1, _status(11), None, now)  # 1 % in 4 s: the end is minutes away
         assert not poller.aligned and poller.schedule == [(job.due, 1)]
         assert 3.0 <= job.due - now <= 4.0
+    finally:
+        poller.fetcher.close()
+        poller.side.shutdown()
+        poller.announcer.shutdown()
+
+
+def test_the_end_is_predicted_from_the_first_progress_seen() -> None:
+    """Whole-percent steps over one interval would swing the rate; over the whole render they
+    hardly move it. 10 % at t0, 20 % at t0 + 3 s, 70 % at t0 + 6 s: 10 %/s since the first
+    answer, so the end is at t0 + 9 s and the poll goes just after it, at t0 + 9.25 s (the last
+    step alone, 50 points in 3 s, would put the end at t0 + 7.8 s and the poll at t0 + 9 s,
+    the 3 s minimum, before the end)."""
+    poller = Poller(owner="schedule-test")
+    poller.fetcher.fetch_many = lambda items, done: None  # type: ignore[method-assign]
+    try:
+        t0 = time.time() - 100
+        job = _held(3, 0, None)
+        poller.held = {3: job}
+        for at, progress in ((t0, 10), (t0 + 3, 20), (t0 + 6, 70)):
+            job.in_flight, poller.in_flight = True, 1
+            poller.record(3, _status(progress), None, at)
+        assert (job.seen_progress, job.seen_at) == (10, t0)
+        assert abs(job.due - (t0 + 9.0 + ALIGN_MARGIN_SECONDS)) < 0.001
+        assert (job.due, 3) in poller.aligned
     finally:
         poller.fetcher.close()
         poller.side.shutdown()

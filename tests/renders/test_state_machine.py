@@ -227,3 +227,56 @@ def test_the_pollers_batched_write_makes_only_the_tables_moves(
     assert events == [
         {"job_id": behind.pk, "old_status": S.QUEUED, "new_status": S.PROCESSING, "progress": 20}
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_batched_write_notifies_the_changed_jobs_once_it_has_committed(member, events):
+    """The poller's one statement: a changed job is NOTIFYed to the live streams (Postgres)
+    and announced; one polled without change gets its next poll time, and no NOTIFY."""
+    import psycopg
+    from django.conf import settings
+    from django.db import connection
+
+    from viggle_web.renders.stream import listen_conninfo
+
+    if connection.vendor != "postgresql":
+        pytest.fail("NOTIFY needs the Postgres of bin/test")
+    changed = _submit(member, key="sm-notify-0001")
+    same = _submit(member, key="sm-notify-0002")
+    for job in (changed, same):
+        for step in _path_to(S.PROCESSING):
+            _move(job, step)
+        assert services.job_claim(job_id=job.pk, owner="poller-1")
+    due = time.time() + 4
+    events.clear()
+    with psycopg.connect(listen_conninfo(settings.DATABASES["default"]), autocommit=True) as db:
+        db.execute(f"LISTEN {states.NOTIFY_CHANNEL}")
+        written = states.jobs_record_polls(
+            owner="poller-1",
+            jobs=[
+                _Answer(changed.pk, S.PROCESSING, "processing", 40, written_status=S.PROCESSING),
+                _Answer(
+                    same.pk,
+                    S.PROCESSING,
+                    "processing",
+                    0,
+                    due=due,
+                    dirty=False,
+                    written_status=S.PROCESSING,
+                ),
+            ],
+            release=False,
+        )
+        heard = [note.payload for note in db.notifies(timeout=2, stop_after=5)]
+    assert written == {changed.pk, same.pk}
+    assert heard == [changed.public_id]
+    assert events == [
+        {
+            "job_id": changed.pk,
+            "old_status": S.PROCESSING,
+            "new_status": S.PROCESSING,
+            "progress": 40,
+        }
+    ]
+    same.refresh_from_db()
+    assert same.progress_pct == 0 and abs(same.next_poll_at.timestamp() - due) < 0.01

@@ -3,29 +3,17 @@ its buffered calls log stays complete, in arrival order, with each call's own ar
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
 import httpx
 import pytest
 
-from tests.viggle_fixtures import SimHelper
-from viggle_web.viggle.types import Upload
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _create(sim: SimHelper, sim_media) -> str:
-    with sim.client() as client:
-        return client.render_create(
-            ref_image=Upload("c.png", io.BytesIO(sim_media.png.read_bytes()), "image/png"),
-            driving_video=Upload("m.mp4", io.BytesIO(sim_media.mp4.read_bytes()), "video/mp4"),
-        ).job_id
 
 
 def test_a_status_answers_the_same_with_and_without_the_fast_path(viggle_sim, sim_media) -> None:
     viggle_sim.set_speed(0.0001)  # the progress stands still
-    job = _create(viggle_sim, sim_media)
+    job = viggle_sim.render(sim_media)
     url = f"{viggle_sim.base_url}/api/render/{job}"
     fast = httpx.get(url)
     # Any fault in the table sends every request through Django (this one matches nothing).
@@ -46,7 +34,7 @@ def test_a_status_answers_the_same_with_and_without_the_fast_path(viggle_sim, si
 
 
 def test_the_calls_log_is_complete_and_in_arrival_order(viggle_sim, sim_media) -> None:
-    job = _create(viggle_sim, sim_media)
+    job = viggle_sim.render(sim_media)
     url = f"{viggle_sim.base_url}/api/render/{job}"
     with httpx.Client() as http:
         for _ in range(20):
@@ -68,7 +56,7 @@ def test_the_calls_log_is_complete_and_in_arrival_order(viggle_sim, sim_media) -
 
 
 def test_a_finished_job_goes_through_the_view(viggle_sim, sim_media) -> None:
-    job = _create(viggle_sim, sim_media)
+    job = viggle_sim.render(sim_media)
     body = viggle_sim.wait_for(job)  # the view settles it and makes the result
     assert body["status"] == "complete" and body["cdn_url"].startswith(viggle_sim.base_url)
     assert httpx.get(body["cdn_url"]).status_code == 200

@@ -242,56 +242,72 @@ def jobs_record_polls(
     Returns the ids written."""
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(jobs))
-    params: list[object] = []
-    for job in jobs:
-        params += [
-            job.id,
-            job.status,
-            job.upstream_status,
-            job.progress,
-            job.checkpoint,
-            adapt(datetime.fromtimestamp(job.due, tz=UTC)),
-            job.polls,
-            1 if job.dirty else 0,
-        ]
+    columns = (
+        [job.id for job in jobs],
+        [job.status for job in jobs],
+        [job.upstream_status for job in jobs],
+        [job.progress for job in jobs],
+        [job.checkpoint for job in jobs],
+        [adapt(datetime.fromtimestamp(job.due, tz=UTC)) for job in jobs],
+        [job.polls for job in jobs],
+        [1 if job.dirty else 0 for job in jobs],
+    )
+    postgres = connection.vendor == "postgresql"
+    params: list[object]
+    if postgres:
+        # One array per column: the statement's text is the same for any number of jobs, so
+        # psycopg converts it once and takes it from its cache after (a VALUES list of 8
+        # placeholders a job was parsed and quoted anew in Python at every flush).
+        source = (
+            "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], "
+            "%s::text[], %s::timestamptz[], %s::int[], %s::int[])"
+        )
+        params = list(columns)
+    else:
+        source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(jobs))
+        params = [value for row in zip(*columns, strict=True) for value in row]
     lease = "lease_owner = '', lease_until = NULL," if release else ""
     table = RenderJob._meta.db_table
-    sql = (
-        "WITH v(vid, vstatus, vupstream, vprogress, vcheckpoint, vnext, vpolls, vdirty) AS "  # noqa: S608
-        f"(VALUES {values}) "
-        f"UPDATE {table} SET {lease} status = v.vstatus, upstream_status = v.vupstream, "
+    moves = " OR ".join([f"({table}.status = %s AND v.vstatus = %s)"] * len(POLL_MOVES))
+    update = (
+        f"UPDATE {table} SET {lease} status = v.vstatus, upstream_status = v.vupstream, "  # noqa: S608
         "progress_pct = v.vprogress, checkpoint = v.vcheckpoint, next_poll_at = v.vnext, "
         "poll_count = poll_count + v.vpolls, retrying = false, upstream_errors = 0, "
         f"updated_at = CASE WHEN v.vdirty = 1 THEN %s ELSE {table}.updated_at END "
-        f"FROM v WHERE {table}.id = v.vid AND {table}.lease_owner = %s "
-        f"AND ({' OR '.join([f'({table}.status = %s AND v.vstatus = %s)'] * len(POLL_MOVES))}) "
-        # Only the updated table's columns: SQLite's RETURNING cannot name the FROM list's.
-        f"RETURNING {table}.id, {table}.public_id, {table}.status"
+        f"FROM v WHERE {table}.id = v.vid AND {table}.lease_owner = %s AND ({moves}) "
     )
     params += [adapt(now), owner, *(status for move in POLL_MOVES for status in move)]
-    with transaction.atomic(), connection.cursor() as cursor:
+    values = (
+        f"v(vid, vstatus, vupstream, vprogress, vcheckpoint, vnext, vpolls, vdirty) AS ({source})"
+    )
+    if postgres:
+        # The changed rows' NOTIFY (one per job, as notify_job_changed) in the same statement,
+        # which is its own transaction (no BEGIN and COMMIT round trips): sent as it commits.
+        sql = (
+            f"WITH {values}, u AS ({update} RETURNING {table}.id, {table}.status, "  # noqa: S608
+            f"{table}.public_id, v.vdirty) "
+            "SELECT id, status, CASE WHEN vdirty = 1 THEN pg_notify(%s, public_id) END FROM u"
+        )
+        params.append(NOTIFY_CHANNEL)
+    else:
+        # Only the updated table's columns: SQLite's RETURNING cannot name the FROM list's.
+        sql = f"WITH {values} {update} RETURNING {table}.id, {table}.status"  # noqa: S608
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        by_id = {job.id: job for job in jobs}
-        rows = [(pk, public_id, status, by_id[pk].dirty) for pk, public_id, status in cursor]
-        notified = [public_id for _, public_id, _, dirty in rows if dirty]
-        if notified and connection.vendor == "postgresql":
-            # Delivered on commit, one per job, as notify_job_changed does.
-            cursor.execute(
-                "SELECT pg_notify(%s, public_id) FROM unnest(%s::text[]) AS public_id",
-                [NOTIFY_CHANNEL, notified],
-            )
-        if notified:
-            changes = [
-                (pk, by_id[pk].written_status, status, by_id[pk].progress)
-                for pk, _, status, dirty in rows
-                if dirty
-            ]
-            if announce_in is not None:
-                transaction.on_commit(lambda: announce_in.submit(_announce_many, changes))
-            else:
-                transaction.on_commit(lambda: _announce_many(changes))
-    return {row[0] for row in rows}
+        rows = [(row[0], row[1]) for row in cursor]
+    by_id = {job.id: job for job in jobs}
+    changes = [
+        (pk, by_id[pk].written_status, status, by_id[pk].progress)
+        for pk, status in rows
+        if by_id[pk].dirty
+    ]
+    if changes:
+        # After the commit: at once outside a transaction, else when the caller's commits.
+        if announce_in is not None:
+            transaction.on_commit(lambda: announce_in.submit(_announce_many, changes))
+        else:
+            transaction.on_commit(lambda: _announce_many(changes))
+    return {pk for pk, _ in rows}
 
 
 def _announce_many(changes: list[tuple[int, str, str, int]]) -> None:

@@ -6,7 +6,10 @@ job or asset is created):
   of that; fast mode: half again. The first 10% of the time the job is `queued`.
 - character: 6 s (`pending` for the first 20%, then `processing`, then `ready`).
 - scene: 2 + 1 per video second (`pending`, then `ready`); template import: 4 s.
-Progress is computed from timestamps on every read: no background thread.
+Progress is computed from timestamps on every read. One background thread of the simulator's
+own process (``render_ahead``) makes a job's output video in the seconds before its end, so the
+status read at its end answers ``complete`` at once, as Viggle's does (its video exists when it
+says so); a job it did not reach is rendered by the read that finds it ended.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import logging
 import math
 import tempfile
+import time
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -45,6 +49,7 @@ TEMPLATE_SECONDS = 4.0
 TEMPLATE_CREDITS = 15
 TEMPLATE_CLIP = media.VideoInfo(duration=3.0, fps=12.0, frames=36, width=320, height=240)
 RENDER_LEASE_SECONDS = 120
+RENDER_AHEAD_SECONDS = 3.0  # render_ahead makes the outputs of jobs ending this soon
 PUBLIC_PREFIX = "simulator/public/"
 INPUT_PREFIX = "simulator/inputs/"
 
@@ -170,8 +175,12 @@ def settle(job: SimJob, now: datetime) -> SimJob:
         pk=job.pk,
     ).update(state=SimJob.State.RENDERING, render_claimed_at=now)
     if claimed:
+        job.refresh_from_db(fields=["prepared_output", "prepared_mask"])
         try:
-            output, mask = _render(job)
+            if job.prepared_output:
+                output, mask = job.prepared_output, job.prepared_mask
+            else:
+                output, mask = _render(job)
         except Exception as exc:
             logger.exception("simulator render of %s failed", job.pk)
             _fail(
@@ -212,7 +221,62 @@ def cancel(job: SimJob) -> bool:
         )
         if done:
             refund(job.credits)
+    if done:
+        job.refresh_from_db(fields=["prepared_output", "prepared_mask"])
+        _delete_files(job.prepared_output, job.prepared_mask)  # made ahead, never to be shown
     return bool(done)
+
+
+def render_ahead(now: datetime, *, limit: int = 4, skip: set[str] | None = None) -> list[str]:
+    """Make the output of active jobs ending within RENDER_AHEAD_SECONDS (soonest first), kept
+    as ``prepared_output`` until ``settle`` takes it at the job's end. A job that ended (or was
+    cancelled) meanwhile keeps nothing: its reader rendered it, or nobody needs it. Jobs that
+    will fail are left alone; ``skip`` holds ids whose render failed here (the read at their
+    end tries again and fails the job as it would have). Returns the ids prepared."""
+    due = SimJob.objects.filter(
+        state=SimJob.State.ACTIVE,
+        will_fail=False,
+        prepared_output="",
+        finish_at__lte=now + timedelta(seconds=RENDER_AHEAD_SECONDS),
+    ).exclude(pk__in=skip or ())
+    prepared = []
+    for job in due.order_by("finish_at")[:limit]:
+        try:
+            output, mask = _render(job)
+        except Exception:
+            logger.exception("simulator render ahead of %s failed", job.pk)
+            if skip is not None:
+                skip.add(job.pk)
+            continue
+        kept = SimJob.objects.filter(pk=job.pk, state=SimJob.State.ACTIVE).update(
+            prepared_output=output, prepared_mask=mask
+        )
+        if kept:
+            prepared.append(job.pk)
+        else:
+            _delete_files(output, mask)
+    return prepared
+
+
+def render_ahead_forever(interval: float = 0.25) -> None:
+    """The simulator process's renderer thread (management command viggle_simulator)."""
+    from django.db import close_old_connections
+
+    failed: set[str] = set()
+    while True:
+        try:
+            if not render_ahead(timezone.now(), skip=failed):
+                time.sleep(interval)
+        except Exception:  # the database went away a moment: try again, do not stop
+            logger.exception("The simulator's renderer failed")
+            close_old_connections()
+            time.sleep(1.0)
+
+
+def _delete_files(*names: str) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)
 
 
 def job_payload(job: SimJob, request: Any, now: datetime) -> dict[str, Any]:

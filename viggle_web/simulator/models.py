@@ -139,6 +139,9 @@ class SimJob(models.Model):
     end_progress = models.IntegerField(default=0)
     output = models.CharField(max_length=300, blank=True)
     mask = models.CharField(max_length=300, blank=True)
+    # Made ahead of its end by the simulator's renderer (engine.render_ahead), taken at the end.
+    prepared_output = models.CharField(max_length=300, blank=True)
+    prepared_mask = models.CharField(max_length=300, blank=True)
     error_code = models.CharField(max_length=30, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
 

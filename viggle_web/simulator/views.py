@@ -677,28 +677,37 @@ def scene_preprocess(request: HttpRequest) -> HttpResponse:
     ident = engine.new_id()
     stored = engine.save_input(f"scenes/{ident}.mp4", fileobj)
     now = timezone.now()
-    SimScene.objects.create(
-        id=ident,
-        job_id=f"scene_{ident.replace('-', '')[:12]}",
+    scene = _scene_create(
+        ident,
+        info,
         name=name[:200],
         video=stored,
         model=model,
         background_mode=BACKGROUND_MODES[mode_in],
-        duration_seconds=info.duration,
-        fps=info.fps,
-        total_frames=info.frames,
-        width=info.width,
-        height=info.height,
         created_at=now,
         ready_at=engine.after(engine.SCENE_BASE_SECONDS + info.duration),
     )
     return JsonResponse(
         {
             "scene_id": ident,
-            "job_id": f"scene_{ident.replace('-', '')[:12]}",
+            "job_id": scene.job_id,
             "status": "pending",
             "enqueued_at": engine.iso(now),
         }
+    )
+
+
+def _scene_create(ident: str, clip: media.VideoInfo, **fields: Any) -> SimScene:
+    """A scene's row: its job id made from its id, its clip's measures from ``clip``."""
+    return SimScene.objects.create(
+        id=ident,
+        job_id=f"scene_{ident.replace('-', '')[:12]}",
+        duration_seconds=clip.duration,
+        fps=clip.fps,
+        total_frames=clip.frames,
+        width=clip.width,
+        height=clip.height,
+        **fields,
     )
 
 
@@ -728,23 +737,17 @@ def scene_import(request: HttpRequest) -> HttpResponse:
     ]
     ident = engine.new_id()
     now = timezone.now()
-    clip = engine.TEMPLATE_CLIP
     with transaction.atomic():
         if not engine.charge(engine.TEMPLATE_CREDITS):
             raise ApiError(402, "CS-UORC01-008", "Insufficient credits")
-        SimScene.objects.create(
-            id=ident,
-            job_id=f"scene_{ident.replace('-', '')[:12]}",
+        _scene_create(
+            ident,
+            engine.TEMPLATE_CLIP,
             name=name[:200],
             template_id=template_id,
             segments=segments,
             credits_reserved=engine.TEMPLATE_CREDITS,
             fail_message=engine.TEMPLATE_FAIL_MESSAGE if engine.take_import_fail_flag() else "",
-            duration_seconds=clip.duration,
-            fps=clip.fps,
-            total_frames=clip.frames,
-            width=clip.width,
-            height=clip.height,
             created_at=now,
             ready_at=engine.after(engine.TEMPLATE_SECONDS),
         )
@@ -830,6 +833,8 @@ def _job_inputs(job: SimJob) -> dict[str, Any]:
         "bg_color": job.bg_color,
         "fast": job.fast,
         "state": job.state,
+        # Its output, made ahead of its end (engine.render_ahead), public once it is complete.
+        "prepared_output": job.prepared_output,
     }
 
 

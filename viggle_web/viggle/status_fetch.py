@@ -44,6 +44,9 @@ logger = logging.getLogger("viggle_web.viggle")
 # per hand-off at 500 polls/s) for a delay the poller's 50 ms write window absorbs.
 HAND_OVER_SECONDS = 0.01
 
+# Requests kept ready, one per job polled (at 2,000 jobs about 300 KB).
+MAX_KEPT_REQUESTS = 20_000
+
 # One answer: (key, status or None, error or None, arrival in epoch seconds).
 Result = tuple[Any, RenderStatus | None, ViggleError | None, float]
 Done = Callable[[list[Result]], None]
@@ -98,6 +101,7 @@ class StatusFetcher:
         self.via_threads = bool(proxies.get(url.scheme) or proxies.get("all")) and not (
             urllib.request.proxy_bypass(self.host)
         )
+        self._lines: dict[str, bytes] = {}  # upstream id -> its whole request
         self._idle: list[Connection] = []
         self._open = 0
         self._waiting: deque[_Request] = deque()
@@ -218,7 +222,13 @@ class StatusFetcher:
         self._send(conn, request)
 
     def _send(self, conn: Connection, request: _Request) -> None:
-        raw = b"GET " + (self._prefix + _seg(request.upstream)).encode() + self._head_tail
+        raw = self._lines.get(request.upstream)
+        if raw is None:
+            # A job is asked about every few seconds: its request is made once and kept.
+            if len(self._lines) >= MAX_KEPT_REQUESTS:
+                self._lines.clear()
+            line = b"GET " + (self._prefix + _seg(request.upstream)).encode() + self._head_tail
+            raw = self._lines[request.upstream] = line
         request.timer = self._loop.call_later(self.client.timeout, self._timed_out, conn, request)
         conn.send(request, raw)
 

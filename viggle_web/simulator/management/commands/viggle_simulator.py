@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -39,8 +40,12 @@ class Command(BaseCommand):
         self.stdout.flush()
         # Django's threaded WSGI server: a thread per connection; Django spools uploads to temp
         # files (FILE_UPLOAD_MAX_MEMORY_SIZE), so big videos never sit in memory.
+        from viggle_web.simulator.engine import render_ahead_forever
         from viggle_web.simulator.fastpath import StatusFastPath
         from viggle_web.simulator.views import accepted_keys
+
+        # Outputs are made in the seconds before a job's end, not by the read at its end.
+        threading.Thread(target=render_ahead_forever, name="sim-render", daemon=True).start()
 
         run(
             host,
