@@ -130,7 +130,9 @@ def batch_submit(
     total = batch_estimate(characters=characters, motions=motions, fast=options.fast)
     if total is None:
         raise BatchRefused("A motion's length is not known yet; try again in a moment.")
-    # The whole batch's budget at once (locks the member and organisation rows until commit).
+    # submission_create holds the whole batch's total against the budgets at once (it locks
+    # the member and organisation rows until commit); its renders (part_of_total) are not
+    # checked again.
     batch, created = submission_create(
         Batch,
         owner=owner,
