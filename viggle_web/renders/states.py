@@ -254,7 +254,7 @@ def jobs_record_polls(
             "SELECT i, s, u, p, c, to_timestamp(n), k, d FROM json_to_recordset(%s::json) "
             "AS x(i bigint, s text, u text, p int, c text, n double precision, k int, d int)"
         )
-        rows = [
+        answers = [
             {
                 "i": job.id,
                 "s": job.status,
@@ -267,7 +267,7 @@ def jobs_record_polls(
             }
             for job in jobs
         ]
-        params = [json.dumps(rows, separators=(",", ":"))]
+        params = [json.dumps(answers, separators=(",", ":"))]
     else:
         source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(jobs))
         params = []
