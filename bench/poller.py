@@ -207,8 +207,8 @@ def gaps(times: dict[str, list[datetime]], upstream: list[str], start, end) -> d
 # --- CPU by thread (the worker names its threads for the OS: poller, viggle-status, ...) ---------
 
 
-def thread_cpu(pid: int) -> dict[str, tuple[str, float]]:
-    """Each thread's name and CPU seconds so far, by thread id."""
+def thread_cpu(pid: int) -> dict[str, tuple[str, float, float]]:
+    """Each thread's name, CPU seconds so far and the kernel's part of them, by thread id."""
     ticks = os.sysconf("SC_CLK_TCK")
     out: dict[str, tuple[str, float]] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -219,16 +219,19 @@ def thread_cpu(pid: int) -> dict[str, tuple[str, float]]:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        out[tid] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+        out[tid] = (name, (int(fields[11]) + int(fields[12])) / ticks, int(fields[12]) / ticks)
     return out
 
 
-def cpu_by_thread(before: dict, after: dict) -> dict[str, float]:
-    """CPU seconds spent between two thread_cpu() readings, by thread name."""
-    groups: dict[str, float] = defaultdict(float)
-    for tid, (name, cpu) in after.items():
-        groups[name] += cpu - before.get(tid, (name, 0.0))[1]
-    return dict(groups)
+def cpu_by_thread(before: dict, after: dict) -> dict[str, tuple[float, float]]:
+    """CPU seconds spent between two thread_cpu() readings, and the kernel's part of them, by
+    thread name."""
+    groups: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for tid, (name, cpu, system) in after.items():
+        _, cpu0, system0 = before.get(tid, (name, 0.0, 0.0))
+        groups[name][0] += cpu - cpu0
+        groups[name][1] += system - system0
+    return {name: (cpu, system) for name, (cpu, system) in groups.items()}
 
 
 # --- profile ------------------------------------------------------------------------------------
@@ -523,11 +526,15 @@ def run(args) -> list[dict]:
             "  upstream end -> browser event, medians (s): "
             + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in parts.items())
         )
-    per_poll = {name: 1000 * cpu / max(1, all_polls) for name, cpu in threads.items()}
+    per_poll = {name: 1000 * cpu / max(1, all_polls) for name, (cpu, _) in threads.items()}
+    kernel = {name: system / cpu if cpu else 0.0 for name, (cpu, system) in threads.items()}
     poll_path = per_poll.get("poller", 0.0) + per_poll.get("viggle-status", 0.0)
     print(
         "  worker CPU per poll by thread (ms): "
-        + ", ".join(f"{n} {v:.3f}" for n, v in sorted(per_poll.items(), key=lambda kv: -kv[1]))
+        + ", ".join(
+            f"{n} {v:.3f} ({kernel[n]:.0%} kernel)"
+            for n, v in sorted(per_poll.items(), key=lambda kv: -kv[1])
+        )
     )
     rows = [
         row("share of jobs polled within 5 s", g["kept"], 1.0, higher_is_better=True),
